@@ -1,0 +1,221 @@
+/*
+ * main.c: the sentry-bridge command line.
+ *
+ *   sentry-bridge [--config FILE] [--log-format json|text] [--log-level L] COMMAND [options]
+ *
+ * Commands: serve, sync, migrate, check-config, version. Exit codes are in
+ * app.h and docs/operations.md.
+ */
+#include "app.h"
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "httpc.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage_main =
+	"usage: sentry-bridge [global options] COMMAND [options]\n"
+	"\n"
+	"Keeps Sentry org roles and teams in line with Okta groups, and more.\n"
+	"\n"
+	"Commands:\n"
+	"  serve          run the HTTP server, the job workers and the scheduler\n"
+	"  sync           reconcile Okta groups against Sentry once (--dry-run, --output json)\n"
+	"  migrate        apply database migrations (--status to only report)\n"
+	"  check-config   validate the configuration and print it with secrets redacted\n"
+	"  version        print the version\n"
+	"\n"
+	"Global options:\n"
+	"  --config FILE        configuration file (default: $SENTRY_BRIDGE_CONFIG or ./sentry-bridge.yaml)\n"
+	"  --log-format FORMAT  json (default) or text\n"
+	"  --log-level LEVEL    debug, info (default), warn or error\n"
+	"  -h, --help           this help; `sentry-bridge COMMAND --help` for a command\n"
+	"\n"
+	"Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 invalid config, 4 database unavailable,\n"
+	"5 plan refused by a safety guard.\n";
+
+static const char *usage_serve =
+	"usage: sentry-bridge [global options] serve\n"
+	"\n"
+	"Runs the service: the HTTP server on `listen`, the job workers and the\n"
+	"leader-elected scheduler. Applies pending migrations at start. Stops cleanly\n"
+	"on SIGTERM or SIGINT: stops accepting, finishes requests and jobs in flight,\n"
+	"exits 0. /healthz answers as soon as it listens; /readyz once the database\n"
+	"is reachable and migrated.\n";
+
+static const char *usage_sync =
+	"usage: sentry-bridge [global options] sync [--dry-run] [--output text|json]\n"
+	"\n"
+	"Reconciles Okta groups against Sentry members, roles and teams once.\n"
+	"  --dry-run        compute and print the plan; change nothing\n"
+	"  --output FORMAT  text (default) or json\n";
+
+static const char *usage_migrate =
+	"usage: sentry-bridge [global options] migrate [--status]\n"
+	"\n"
+	"Applies the database migrations this binary carries, each in a transaction,\n"
+	"serialised with an advisory lock (safe while replicas start).\n"
+	"  --status   only report the schema version; exit 4 when not current\n";
+
+static const char *usage_check =
+	"usage: sentry-bridge [global options] check-config\n"
+	"\n"
+	"Loads and validates the configuration, resolves every secret it names, and\n"
+	"prints the resolved configuration with secrets redacted. Every problem is\n"
+	"reported as FILE:LINE: key: message. Exit 0 when valid, 3 when not.\n";
+
+static const char *usage_version = "usage: sentry-bridge version\n\nPrints the version and build.\n";
+
+static int has_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
+	return 0;
+}
+
+static int load_config(const char *path, unsigned flags, struct config **out)
+{
+	struct config_errors errs = {0};
+	int rc = config_load_ex(path, flags, out, &errs);
+	for (size_t i = 0; i < errs.nwarnings; i++)
+		fprintf(stderr, "warning: %s\n", errs.warnings[i]);
+	if (rc) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		fprintf(stderr, "sentry-bridge: the configuration is invalid (%zu problem%s)\n", errs.n,
+			errs.n == 1 ? "" : "s");
+		config_errors_free(&errs);
+		return -1;
+	}
+	config_errors_free(&errs);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = getenv("SENTRY_BRIDGE_CONFIG");
+	const char *log_format = NULL, *log_level = NULL;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_main, stdout);
+			return EXIT_OK;
+		} else if (!strcmp(a, "--version")) {
+			printf("sentry-bridge %s (%s)\n", SB_VERSION, SB_GIT_REV);
+			return EXIT_OK;
+		} else if ((!strcmp(a, "--config") || !strcmp(a, "-c")) && i + 1 < argc) {
+			config_path = argv[++i];
+		} else if (!strncmp(a, "--config=", 9)) {
+			config_path = a + 9;
+		} else if (!strcmp(a, "--log-format") && i + 1 < argc) {
+			log_format = argv[++i];
+		} else if (!strcmp(a, "--log-level") && i + 1 < argc) {
+			log_level = argv[++i];
+		} else {
+			fprintf(stderr, "sentry-bridge: unknown or incomplete option %s\n\n%s", a, usage_main);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[i++];
+	int cargc = argc - i;
+	char **cargv = argv + i;
+	if (!config_path || !*config_path)
+		config_path = "sentry-bridge.yaml";
+
+	const char *usage = !strcmp(cmd, "serve") ? usage_serve
+			    : !strcmp(cmd, "sync") ? usage_sync
+			    : !strcmp(cmd, "migrate") ? usage_migrate
+			    : !strcmp(cmd, "check-config") ? usage_check
+			    : !strcmp(cmd, "version") ? usage_version
+						      : NULL;
+	if (!usage) {
+		fprintf(stderr, "sentry-bridge: unknown command \"%s\"\n\n%s", cmd, usage_main);
+		return EXIT_USAGE;
+	}
+	if (has_help(cargc, cargv)) {
+		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "version")) {
+		printf("sentry-bridge %s (%s)\n", SB_VERSION, SB_GIT_REV);
+		return EXIT_OK;
+	}
+
+	/* Command options. */
+	int dry_run = 0, status_only = 0, json_out = 0;
+	for (int k = 0; k < cargc; k++) {
+		const char *a = cargv[k];
+		if (!strcmp(cmd, "sync") && !strcmp(a, "--dry-run")) {
+			dry_run = 1;
+		} else if (!strcmp(cmd, "sync") && !strcmp(a, "--output") && k + 1 < cargc) {
+			const char *f = cargv[++k];
+			if (strcmp(f, "json") && strcmp(f, "text")) {
+				fprintf(stderr, "sentry-bridge sync: --output must be text or json\n");
+				return EXIT_USAGE;
+			}
+			json_out = !strcmp(f, "json");
+		} else if (!strcmp(cmd, "migrate") && !strcmp(a, "--status")) {
+			status_only = 1;
+		} else {
+			fprintf(stderr, "sentry-bridge %s: unknown or incomplete option %s\n\n%s", cmd, a, usage);
+			return EXIT_USAGE;
+		}
+	}
+
+	clock_init_from_env();
+	struct config *cfg = NULL;
+	if (load_config(config_path, !strcmp(cmd, "serve") ? CONFIG_FOR_SERVE : 0, &cfg))
+		return EXIT_CONFIG;
+
+	enum log_format lf = LOG_FORMAT_JSON;
+	enum log_level ll = LOG_LVL_INFO;
+	const char *fs = log_format ? log_format : cfg->log.format;
+	const char *ls = log_level ? log_level : cfg->log.level;
+	if (log_format_parse(fs, &lf) || log_level_parse(ls, &ll)) {
+		fprintf(stderr, "sentry-bridge: --log-format must be json or text and --log-level one of "
+				"debug, info, warn, error\n");
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
+	struct logger *lg = logger_new(lf, ll, stderr);
+	if (!lg) {
+		config_free(cfg);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	config_register_secrets(cfg, lg);
+
+	int code = EXIT_OK;
+	if (!strcmp(cmd, "check-config")) {
+		struct buf out;
+		buf_init(&out, 0);
+		config_dump(cfg, &out);
+		fputs(buf_str(&out), stdout);
+		buf_reset(&out);
+		fprintf(stderr, "%s: configuration is valid\n", config_path);
+	} else if (!strcmp(cmd, "migrate")) {
+		code = app_migrate(cfg, lg, status_only);
+	} else if (!strcmp(cmd, "serve")) {
+		httpc_global_init();
+		code = app_serve(cfg, lg);
+		httpc_global_cleanup();
+	} else if (!strcmp(cmd, "sync")) {
+		(void)dry_run;
+		(void)json_out;
+		fprintf(stderr, "sentry-bridge sync: the reconcile engine is not part of this build yet "
+				"(issue #3); nothing was changed\n");
+		code = EXIT_FAILURE_RUNTIME;
+	}
+	logger_free(lg);
+	config_free(cfg);
+	return code;
+}

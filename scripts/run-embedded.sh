@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# scripts/run-embedded.sh: what `make run` does. Runs sentry-bridge on its
+# embedded default: a private PostgreSQL under run/pg (reused across runs),
+# the upstream simulators seeded with the demo organisation "acme", and
+# `sentry-bridge serve` with a demo config pointing at them. Ctrl-C (or
+# SIGTERM) stops all three.
+#
+# Environment: SB_PORT (default 8080), SB_SIM_PORT (default 8081),
+# SB_RUN_DIR (default ./run), SB_BUILD (default build/release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+run=${SB_RUN_DIR:-$top/run}
+build=${SB_BUILD:-build/release}
+port=${SB_PORT:-8080}
+sim_port=${SB_SIM_PORT:-8081}
+mkdir -p "$run"
+run=$(cd "$run" && pwd)
+
+pids=()
+stopping=0
+stop_all() {
+	[ $stopping -eq 1 ] && return
+	stopping=1
+	echo
+	echo "sentry-bridge: stopping..."
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	scripts/pg.sh stop "$run/pg" || true
+	echo "sentry-bridge: stopped (data kept in $run; \`make distclean\` removes it)"
+}
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
+
+echo "sentry-bridge: starting PostgreSQL in $run/pg"
+scripts/pg.sh start "$run/pg" >/dev/null
+
+echo "sentry-bridge: starting the simulators on 127.0.0.1:$sim_port (demo organisation \"acme\")"
+rm -f "$run/sim.port"
+"$build/sentry-bridge-sim" --listen "127.0.0.1:$sim_port" --port-file "$run/sim.port" --demo --quiet \
+	2>"$run/sim.log" &
+pids+=($!)
+for _ in $(seq 1 50); do [ -s "$run/sim.port" ] && break; sleep 0.1; done
+[ -s "$run/sim.port" ] || { echo "sentry-bridge: the simulator did not start; see $run/sim.log" >&2; exit 1; }
+sim="http://127.0.0.1:$(cat "$run/sim.port")"
+
+# The demo config: every upstream is the simulator, secrets are the
+# simulator's fixed demo values, passed through the environment like real ones.
+sed -e "s#@PORT@#$port#g" -e "s#@SIM@#$sim#g" -e "s#@RUN@#$run#g" deploy/demo.yaml.in >"$run/demo.yaml"
+export BRIDGE_ADMIN_TOKEN=demo-admin-token
+export OKTA_API_TOKEN=sim-okta-token
+export OKTA_HOOK_SECRET=demo-okta-hook-secret
+export SENTRY_TOKEN=sim-sentry-token
+export SENTRY_CLIENT_SECRET=demo-sentry-client-secret
+export GITLAB_TOKEN=demo-gitlab-token
+export SLACK_BOT_TOKEN=xoxb-demo-slack-bot-token
+export SLACK_SIGNING_SECRET=demo-slack-signing-secret
+
+echo "sentry-bridge: starting sentry-bridge on 127.0.0.1:$port (log: $run/bridge.log)"
+"$build/sentry-bridge" --config "$run/demo.yaml" --log-format text serve 2> >(tee "$run/bridge.log" >&2) &
+pids+=($!)
+bridge_pid=$!
+for _ in $(seq 1 600); do
+	curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break
+	kill -0 "$bridge_pid" 2>/dev/null || { echo "sentry-bridge exited; see $run/bridge.log" >&2; exit 1; }
+	sleep 0.1
+done
+
+cat <<MSG
+
+sentry-bridge is running on its embedded default.
+  service     http://127.0.0.1:$port       (/healthz, /readyz, /metrics)
+  admin API   http://127.0.0.1:$port/api/v1   (Authorization: Bearer demo-admin-token)
+  simulators  $sim                (Okta /api/v1, Sentry /api/0, control /_sim)
+  database    $(scripts/pg.sh dsn "$run/pg")
+  config      $run/demo.yaml
+
+Try:  curl -s http://127.0.0.1:$port/readyz
+      curl -s -H 'Authorization: Bearer demo-admin-token' http://127.0.0.1:$port/api/v1/jobs
+Press Ctrl-C to stop everything.
+MSG
+
+wait "$bridge_pid" || true
