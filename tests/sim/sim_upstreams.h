@@ -1,0 +1,11 @@
+/*
+ * sim_upstreams.h: the list of simulated upstreams, as an X-macro.
+ *
+ * sim_server.c includes this twice (declarations, then the dispatch table).
+ * Adding an upstream = one new file defining
+ * `const struct sim_upstream sim_upstream_<name>` + one line here.
+ * Order matters only if prefixes overlap: the first match wins.
+ */
+SIM_UPSTREAM(ctl)    /* /_sim    control API (sim_ctl.c) */
+SIM_UPSTREAM(okta)   /* /api/v1  Okta Management API (sim_okta.c) */
+SIM_UPSTREAM(sentry) /* /api/0   Sentry web API (sim_sentry.c) */
