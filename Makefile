@@ -38,7 +38,7 @@ ifeq ($(filter clean distclean help,$(MAKECMDGOALS)),)
 -include build/flags.mk
 endif
 
-.PHONY: all deps run check unit integration bench install clean distclean valgrind fuzz format help
+.PHONY: all deps run check unit integration bench bench-sync install clean distclean valgrind fuzz format help
 .DEFAULT_GOAL := all
 
 all: build/release/sentry-bridge build/release/sentry-bridge-sim
@@ -152,6 +152,12 @@ bench:
 	@scripts/deps.sh check
 	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
 	tests/bench/run.sh
+	tests/bench/sync.sh
+
+bench-sync:
+	@scripts/deps.sh check
+	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
+	tests/bench/sync.sh
 
 install: build/release/sentry-bridge
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/sentry-bridge

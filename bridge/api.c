@@ -13,6 +13,7 @@
 #include "migrate.h"
 #include "router.h"
 #include "secret.h"
+#include "sync.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,6 +318,125 @@ out:
 	free(before);
 }
 
+/* POST /api/v1/sync[?dry_run=true]: queue a reconcile, answer its run id. */
+static void h_sync_start(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
+{
+	(void)arg;
+	if (!api_require_admin(ctx, req, resp))
+		return;
+	char *dr = http_req_query(req, "dry_run");
+	bool dry = false;
+	if (dr && !strcmp(dr, "true"))
+		dry = true;
+	else if (dr && strcmp(dr, "false")) {
+		http_resp_error(resp, 400, "bad_request", "dry_run must be true or false");
+		free(dr);
+		return;
+	}
+	free(dr);
+	if (!ctx->cfg->okta.base_url[0] || !ctx->cfg->sentry.base_url[0]) {
+		http_resp_error(resp, 409, "not_configured", "okta.base_url and sentry.base_url must be configured to sync");
+		return;
+	}
+	struct err e;
+	err_clear(&e);
+	int64_t id = 0;
+	if (sync_enqueue(ctx, dry, "api", &id, &e)) {
+		db_failed(ctx, resp, &e);
+		return;
+	}
+	struct audit_entry ae = {.actor = "admin-token", .action = dry ? "sync.plan_requested" : "sync.requested",
+				 .target = "organization", .reason = "requested through the API", .run_id = id,
+				 .request_id = ctx->request_id};
+	PGconn *c = need_db(ctx, resp);
+	if (!c)
+		return;
+	if (audit_write(c, &ae, &e))
+		log_warn(ctx->log, "api", ctx->request_id, "cannot audit the sync request", "error", e.msg, NULL);
+	db_release(ctx->db, c);
+	char loc[64];
+	snprintf(loc, sizeof loc, "/api/v1/sync/runs/%lld", (long long)id);
+	http_resp_header(resp, "Location", loc);
+	http_resp_json(resp, 202, json_pack("{s:I,s:s,s:b}", "id", (json_int_t)id, "status", "queued", "dry_run", dry));
+}
+
+static json_t *query_json(PGconn *c, const char *sql, int n, const char *const *p, struct err *e)
+{
+	PGresult *r = db_exec(c, sql, n, p, e);
+	if (!r)
+		return NULL;
+	json_t *out = PQntuples(r) ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : json_null();
+	PQclear(r);
+	if (!out)
+		err_set(e, -1, "cannot decode the stored JSON");
+	return out;
+}
+
+static void h_sync_runs(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
+{
+	(void)arg;
+	if (!api_require_admin(ctx, req, resp))
+		return;
+	int limit = query_limit(req, resp, 50);
+	if (limit < 0)
+		return;
+	PGconn *c = need_db(ctx, resp);
+	if (!c)
+		return;
+	char lim[16];
+	snprintf(lim, sizeof lim, "%d", limit);
+	const char *p[] = {lim};
+	struct err e;
+	err_clear(&e);
+	json_t *runs = query_json(c,
+				  "SELECT coalesce(json_agg(r ORDER BY r.id DESC), '[]')::text FROM ("
+				  " SELECT id, trigger, dry_run, status, started_at, finished_at, replica, summary, error"
+				  " FROM sync_runs ORDER BY id DESC LIMIT $1::int) r",
+				  1, p, &e);
+	if (!runs)
+		db_failed(ctx, resp, &e);
+	else
+		http_resp_json(resp, 200, json_pack("{s:o}", "runs", runs));
+	db_release(ctx->db, c);
+}
+
+static void h_sync_run(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
+{
+	(void)arg;
+	if (!api_require_admin(ctx, req, resp))
+		return;
+	long long id = parse_id(http_req_param(req, "id"));
+	if (id < 1) {
+		http_resp_error(resp, 400, "bad_request", "run id must be a positive integer");
+		return;
+	}
+	PGconn *c = need_db(ctx, resp);
+	if (!c)
+		return;
+	char ids[32];
+	snprintf(ids, sizeof ids, "%lld", id);
+	const char *p[] = {ids};
+	struct err e;
+	err_clear(&e);
+	json_t *run = query_json(c,
+				 "SELECT row_to_json(r)::text FROM ("
+				 " SELECT id, trigger, dry_run, status, started_at, finished_at, replica, summary, plan, error,"
+				 " (SELECT coalesce(json_agg(json_build_object('seq', seq, 'kind', kind, 'email', email,"
+				 "   'member_id', member_id, 'okta_id', okta_id, 'team', team, 'before', before, 'after', after,"
+				 "   'reason', reason, 'status', status, 'error', error, 'applied_at', applied_at) ORDER BY seq),"
+				 "   '[]') FROM sync_changes WHERE run_id = s.id) AS changes"
+				 " FROM sync_runs s WHERE id = $1::bigint) r",
+				 1, p, &e);
+	if (!run)
+		db_failed(ctx, resp, &e);
+	else if (json_is_null(run)) {
+		json_decref(run);
+		http_resp_error(resp, 404, "not_found", "no sync run with id %lld", id);
+	} else
+		http_resp_json(resp, 200, run);
+	db_release(ctx->db, c);
+}
+
 int api_register(struct app *a)
 {
 	struct metrics *m = a->ctx.metrics;
@@ -334,6 +454,9 @@ int api_register(struct app *a)
 	rc |= router_add(r, "GET", "/api/v1/inbox", h_inbox_list, NULL);
 	rc |= router_add(r, "POST", "/api/v1/inbox/{id}/replay", h_inbox_replay, NULL);
 	rc |= router_add(r, "GET", "/api/v1/audit", h_audit_list, NULL);
+	rc |= router_add(r, "POST", "/api/v1/sync", h_sync_start, NULL);
+	rc |= router_add(r, "GET", "/api/v1/sync/runs", h_sync_runs, NULL);
+	rc |= router_add(r, "GET", "/api/v1/sync/runs/{id}", h_sync_run, NULL);
 	return rc ? -1 : 0;
 }
 

@@ -18,6 +18,7 @@
 #include "migrate.h"
 #include "router.h"
 #include "scheduler.h"
+#include "sync.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -176,6 +177,10 @@ int app_serve(const struct config *cfg, struct logger *lg)
 		goto out;
 	if (sched_add(a->sched, "cleanup", 3600 * 1000, task_cleanup, NULL))
 		goto out;
+	if (sync_register(&a->ctx, a->jobs, a->sched)) {
+		log_error(lg, "main", NULL, "cannot register the reconcile job", NULL);
+		goto out;
+	}
 
 	struct httpd_opts ho = {
 		.listen = cfg->listen,
@@ -270,5 +275,63 @@ out:
 	if (code == EXIT_DATABASE && e.msg[0])
 		log_error(lg, "migrate", NULL, "migration failed", "error", e.msg, NULL);
 	PQfinish(c);
+	return code;
+}
+
+int app_sync(const struct config *cfg, struct logger *lg, int dry_run, int json_out)
+{
+	struct err e;
+	err_clear(&e);
+	char *conninfo = app_conninfo(cfg, &e);
+	if (!conninfo) {
+		log_error(lg, "sync", NULL, "no database", "error", e.msg, NULL);
+		return EXIT_CONFIG;
+	}
+	int code = EXIT_FAILURE_RUNTIME;
+	struct ctx ctx = {.log = lg, .cfg = cfg, .request_id = "cli"};
+	ctx.metrics = metrics_new();
+	ctx.db = db_pool_new(conninfo, 2, cfg->database.connect_timeout_ms, lg);
+	free(conninfo);
+	if (!ctx.metrics || !ctx.db)
+		goto out;
+	/* The CLI may be the first thing to touch a new database. */
+	PGconn *c = db_acquire(ctx.db, 5000, &e);
+	if (!c) {
+		log_error(lg, "sync", NULL, "cannot reach the database", "error", e.msg, NULL);
+		code = EXIT_DATABASE;
+		goto out;
+	}
+	int mrc = migrate_apply(c, NULL, &e);
+	db_release(ctx.db, c);
+	if (mrc) {
+		log_error(lg, "sync", NULL, "migrations failed", "error", e.msg, NULL);
+		code = EXIT_DATABASE;
+		goto out;
+	}
+	struct sync_opts o = {.dry_run = dry_run, .trigger = "cli",
+			      .progress = isatty(fileno(stderr)) && !json_out ? stderr : NULL};
+	struct sync_report rep;
+	if (sync_run(&ctx, &o, &rep, &e)) {
+		log_error(lg, "sync", NULL, "cannot start the reconcile", "error", e.msg, NULL);
+		code = EXIT_DATABASE;
+		goto out;
+	}
+	if (json_out) {
+		json_t *j = sync_report_json(&rep);
+		char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+		if (text)
+			printf("%s\n", text);
+		free(text);
+		json_decref(j);
+	} else {
+		sync_report_print(&rep, stdout, isatty(fileno(stdout)));
+	}
+	code = rep.status == SYNC_DONE      ? EXIT_OK
+	       : rep.status == SYNC_REFUSED ? EXIT_REFUSED
+					    : EXIT_FAILURE_RUNTIME;
+	sync_report_free(&rep);
+out:
+	db_pool_free(ctx.db);
+	metrics_free(ctx.metrics);
 	return code;
 }

@@ -38,9 +38,9 @@ enum exit_code {
 	EXIT_OK = 0,
 	EXIT_FAILURE_RUNTIME = 1, /* something failed while running */
 	EXIT_USAGE = 2,           /* bad command line */
-	EXIT_CONFIG = 3,          /* the configuration is invalid */
+	EXIT_REFUSED = 3,         /* sync: the plan was refused by a safety guard */
 	EXIT_DATABASE = 4,        /* the database is unreachable or its schema is wrong */
-	EXIT_REFUSED = 5,         /* a plan was refused by a safety guard */
+	EXIT_CONFIG = 78,         /* the configuration is invalid (sysexits EX_CONFIG) */
 };
 
 /* Resolve the PostgreSQL conninfo: database_url, or the embedded cluster
@@ -52,5 +52,8 @@ int app_serve(const struct config *cfg, struct logger *lg);
 
 /* Apply migrations (or with status_only, report them). Returns an exit code. */
 int app_migrate(const struct config *cfg, struct logger *lg, int status_only);
+
+/* One reconcile from the command line (`sentry-bridge sync`). Returns an exit code. */
+int app_sync(const struct config *cfg, struct logger *lg, int dry_run, int json_out);
 
 #endif

@@ -35,8 +35,8 @@ static const char *usage_main =
 	"  --log-level LEVEL    debug, info (default), warn or error\n"
 	"  -h, --help           this help; `sentry-bridge COMMAND --help` for a command\n"
 	"\n"
-	"Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 invalid config, 4 database unavailable,\n"
-	"5 plan refused by a safety guard.\n";
+	"Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 plan refused by a safety guard,\n"
+	"4 database unavailable, 78 invalid configuration.\n";
 
 static const char *usage_serve =
 	"usage: sentry-bridge [global options] serve\n"
@@ -50,9 +50,12 @@ static const char *usage_serve =
 static const char *usage_sync =
 	"usage: sentry-bridge [global options] sync [--dry-run] [--output text|json]\n"
 	"\n"
-	"Reconciles Okta groups against Sentry members, roles and teams once.\n"
+	"Reconciles Okta groups against Sentry members, roles and teams once: reads\n"
+	"both sides, computes the plan, checks the safety guards, applies it, and\n"
+	"records the run, every change and an audit entry per change.\n"
 	"  --dry-run        compute and print the plan; change nothing\n"
-	"  --output FORMAT  text (default) or json\n";
+	"  --output FORMAT  text (default) or json\n"
+	"Exit codes: 0 done (or nothing to do), 3 refused by a safety guard, 1 error.\n";
 
 static const char *usage_migrate =
 	"usage: sentry-bridge [global options] migrate [--status]\n"
@@ -66,7 +69,7 @@ static const char *usage_check =
 	"\n"
 	"Loads and validates the configuration, resolves every secret it names, and\n"
 	"prints the resolved configuration with secrets redacted. Every problem is\n"
-	"reported as FILE:LINE: key: message. Exit 0 when valid, 3 when not.\n";
+	"reported as FILE:LINE: key: message. Exit 0 when valid, 78 when not.\n";
 
 static const char *usage_version = "usage: sentry-bridge version\n\nPrints the version and build.\n";
 
@@ -209,11 +212,9 @@ int main(int argc, char **argv)
 		code = app_serve(cfg, lg);
 		httpc_global_cleanup();
 	} else if (!strcmp(cmd, "sync")) {
-		(void)dry_run;
-		(void)json_out;
-		fprintf(stderr, "sentry-bridge sync: the reconcile engine is not part of this build yet "
-				"(issue #3); nothing was changed\n");
-		code = EXIT_FAILURE_RUNTIME;
+		httpc_global_init();
+		code = app_sync(cfg, lg, dry_run, json_out);
+		httpc_global_cleanup();
 	}
 	logger_free(lg);
 	config_free(cfg);

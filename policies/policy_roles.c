@@ -446,8 +446,10 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 					owners_lost++;
 			}
 		}
-		/* Entitled: the managed teams. */
-		for (size_t t = 0; t < nteams; t++) {
+		/* Entitled: the managed teams. Sentry does not list pending invites
+		 * as team members, so their teams (set at invite time) are left
+		 * until they accept. */
+		for (size_t t = 0; t < nteams && !m->pending; t++) {
 			const char *via = NULL;
 			int want = wants_team(cfg, group_users, nus, teams[t], &via);
 			int have = strs_has(m->teams, m->nteams, teams[t]);

@@ -14,6 +14,8 @@ T=$(mktemp -d "${SB_TEST_WORK:-/tmp}/it.XXXXXX")
 chmod 755 "$T"
 FAILS=0
 PASSES=0
+# The schema version this build carries: one migration per file.
+LATEST=$(ls "${SB_SRCDIR:-.}"/bridge/migrations/*.sql | wc -l)
 TEST_NAME=$(basename "$0" .sh)
 
 _cleanup() {
@@ -127,10 +129,14 @@ wait_ready() {
 stop_bridge() {
 	local pid
 	pid=$(cat "$T/$1.pid")
-	kill -TERM "$pid"
+	rm -f "$T/$1.pid"
+	if ! kill -TERM "$pid" 2>/dev/null; then
+		STOP_RC="exited before SIGTERM"
+		wait "$pid" 2>/dev/null || STOP_RC="exited before SIGTERM with status $?"
+		return 0
+	fi
 	STOP_RC=0
 	wait "$pid" || STOP_RC=$?
-	rm -f "$T/$1.pid"
 }
 
 log_of() { cat "$T/$1.log"; }

@@ -38,7 +38,7 @@ sleep 1
 contains "clear log line" "$(log_of late)" 'database unreachable; /readyz answers 503'
 psql "$SB_TEST_PG_DSN" -qAt -c "CREATE DATABASE it_late" >/dev/null
 check "ready after the database appears" wait_ready "$URL" 40
-eq "migrated on start" "$(psql "$late" -qAt -c 'SELECT max(version) FROM schema_migrations')" 1
+eq "migrated on start" "$(psql "$late" -qAt -c 'SELECT max(version) FROM schema_migrations' 2>&1)" "$LATEST"
 stop_bridge late
 eq "SIGTERM exits 0" "$STOP_RC" 0
 
@@ -53,7 +53,7 @@ wait_healthy r1
 wait_healthy r2
 check "replica 1 ready" wait_ready "http://127.0.0.1:$p1" 20
 check "replica 2 ready" wait_ready "http://127.0.0.1:$p2" 20
-eq "each migration applied once" "$(psql "$db" -qAt -c 'SELECT count(*) FROM schema_migrations')" 1
+eq "each migration applied once" "$(psql "$db" -qAt -c 'SELECT count(*) FROM schema_migrations')" "$LATEST"
 sleep 2
 l1=$(curl -s "http://127.0.0.1:$p1/metrics" | grep '^sb_leader ' | cut -d' ' -f2)
 l2=$(curl -s "http://127.0.0.1:$p2/metrics" | grep '^sb_leader ' | cut -d' ' -f2)
@@ -74,7 +74,7 @@ rc=0; "$SB_BIN" --config "$T/m.yaml" migrate --status >/dev/null 2>&1 || rc=$?
 eq "migrate --status on an empty database exits 4" "$rc" 4
 rc=0; out=$("$SB_BIN" --config "$T/m.yaml" migrate 2>&1) || rc=$?
 eq "migrate exits 0" "$rc" 0
-contains "migrate reports" "$out" "applied 1 migration(s); schema version 1"
+contains "migrate reports" "$out" "applied $LATEST migration(s); schema version $LATEST"
 rc=0; out=$("$SB_BIN" --config "$T/m.yaml" migrate 2>&1) || rc=$?
 contains "migrate again applies nothing" "$out" "applied 0 migration(s)"
 rc=0; "$SB_BIN" --config "$T/m.yaml" migrate --status >/dev/null 2>&1 || rc=$?
@@ -89,16 +89,16 @@ eq "check-config exits 0" "$rc" 0
 contains "check-config redacts the admin token" "$out" "redacted"
 not_contains "check-config never prints the token" "$out" "$BRIDGE_ADMIN_TOKEN"
 rc=0; out=$(env -u BRIDGE_ADMIN_TOKEN "$SB_BIN" --config "$T/m.yaml" check-config 2>&1) || rc=$?
-eq "missing secret exits 3" "$rc" 3
+eq "missing secret exits 78" "$rc" 78
 contains "missing secret names file, line and variable" "$out" "m.yaml:4: admin_token_env"
 contains "missing secret names the variable" "$out" "BRIDGE_ADMIN_TOKEN"
 printf 'listen: "127.0.0.1:1"\ndatabse_url: ""\nadmin_token_env: BRIDGE_ADMIN_TOKEN\n' >"$T/typo.yaml"
 rc=0; out=$("$SB_BIN" --config "$T/typo.yaml" check-config 2>&1) || rc=$?
-eq "unknown key exits 3" "$rc" 3
+eq "unknown key exits 78" "$rc" 78
 contains "unknown key names file and line" "$out" "typo.yaml:2:"
 contains "unknown key suggests" "$out" "database_url"
 rc=0; out=$("$SB_BIN" --config "$T/missing.yaml" check-config 2>&1) || rc=$?
-eq "missing config file exits 3" "$rc" 3
+eq "missing config file exits 78" "$rc" 78
 contains "missing config file named" "$out" "missing.yaml"
 rc=0; out=$(SENTRY_BRIDGE_CONFIG="$T/m.yaml" "$SB_BIN" check-config 2>&1) || rc=$?
 eq "SENTRY_BRIDGE_CONFIG is honoured" "$rc" 0

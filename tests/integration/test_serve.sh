@@ -22,7 +22,7 @@ check "generated request id is 32 hex chars" bash -c "[[ '$rid' =~ ^[0-9a-f]{32}
 
 http GET "$URL/readyz" -H 'X-Request-Id: caller-id-1'
 eq "readyz 200" "$STATUS" 200
-contains "readyz schema version" "$BODY" '"schema_version":1'
+contains "readyz schema version" "$BODY" "\"schema_version\":$LATEST"
 eq "caller request id echoed" "$(header X-Request-Id)" "caller-id-1"
 http GET "$URL/healthz" -H 'X-Request-Id: bad id with spaces'
 check "malformed request id replaced" bash -c "[[ '$(header X-Request-Id)' =~ ^[0-9a-f]{32}$ ]]"

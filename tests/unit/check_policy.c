@@ -199,9 +199,15 @@ START_TEST(teams_follow_groups)
 	struct policy_member m[] = {
 		M("1", "a@acme.example", CONFIG_ROLE_MEMBER, "payments", "unmanaged-team"),
 		M("2", "b@acme.example", CONFIG_ROLE_MEMBER, "observability"),
+		M("3", "inv@acme.example", CONFIG_ROLE_MEMBER), /* pending: teams not listed by Sentry */
 	};
+	m[2].pending = true;
+	struct policy_user u3[] = {U("00u1", "a@acme.example", true, "sentry-users", "team-obs"),
+				   U("00u2", "b@acme.example", true, "sentry-users"),
+				   U("00u3", "inv@acme.example", true, "sentry-users", "team-obs")};
+	(void)u;
 	struct policy_plan p;
-	char *s = plan_for(c, u, 2, m, 2, &p);
+	char *s = plan_for(c, u3, 3, m, 3, &p);
 	ck_assert_str_eq(s, "add_team a@acme.example observability;"
 			    "remove_team a@acme.example payments;"
 			    "remove_team b@acme.example observability;");

@@ -16,5 +16,6 @@ Suite *httpc_suite(void);
 Suite *db_suite(void);
 Suite *jobs_suite(void);
 Suite *policy_suite(void);
+Suite *sentry_suite(void);
 
 #endif

@@ -1,0 +1,93 @@
+/*
+ * sentry_client.h: the Sentry web API as the reconcile engine needs it.
+ *
+ * Reads: organisation members (cursor pagination, per_page=100, following
+ * rel="next" only while results="true"), teams, and each team's members.
+ * Writes: set orgRole, add/remove one team membership, invite, remove.
+ * All through httpc (429 without Retry-After backs off). Sentry's refusals
+ * (4xx: last owner, retired role, insufficient rights, IdP-provisioned
+ * member) are not errors of the call: they come back as a result with the
+ * status and Sentry's own message, for the engine to record as a failed
+ * change.
+ *
+ * Thread-safe: one client may be used by several threads.
+ */
+#ifndef SB_INTEGRATIONS_SENTRY_CLIENT_H
+#define SB_INTEGRATIONS_SENTRY_CLIENT_H
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "metrics.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sentry_client;
+
+struct sentry_member {
+	char *id;
+	char *email;
+	char *role;           /* orgRole (falls back to role) */
+	bool pending;         /* invite not accepted (user is null) */
+	bool expired;
+	bool idp_provisioned; /* flags["idp:provisioned"] */
+	char **teams;         /* filled by the caller from team member lists; the array
+			       * is freed by sentry_members_free, the strings are not */
+	size_t nteams;
+};
+
+struct sentry_team {
+	char *id;
+	char *slug;
+	char *name;
+	bool idp_provisioned;
+};
+
+/* What a write got back. message is Sentry's text for a refusal (from
+ * "detail", the first field error, or the body), NULL on success. */
+struct sentry_result {
+	long status;          /* HTTP status */
+	char *message;
+	char *member_id;      /* invite: the new member's id */
+};
+
+/* A client for cfg->sentry (base_url, organization, token, http settings).
+ * NULL with e filled when Sentry is not configured. */
+struct sentry_client *sentry_client_new(const struct config *cfg, struct logger *lg, struct metrics *m,
+					struct err *e);
+void sentry_client_free(struct sentry_client *c);
+
+/* Every member and pending invite of the organisation. Caller frees with
+ * sentry_members_free. 0 or -1 with e. */
+int sentry_list_members(struct sentry_client *c, struct sentry_member **out, size_t *n, struct err *e);
+
+/* Every team of the organisation (detailed=0). 0 or -1 with e. */
+int sentry_list_teams(struct sentry_client *c, struct sentry_team **out, size_t *n, struct err *e);
+
+/* The member ids of each team in slugs (GET /api/0/teams/{org}/{team}/members/,
+ * all pages), read concurrently. ids[i]/nids[i] for team i (free each with
+ * sentry_ids_free). Pending invites are not listed by Sentry here. 0 or -1. */
+int sentry_teams_members(struct sentry_client *c, const char *const *slugs, size_t n, char ***ids, size_t *nids,
+			 struct err *e);
+
+/* Writes. 0 when Sentry answered (any status: see res->status), -1 with e
+ * on transport failure. Free res with sentry_result_clear. */
+int sentry_set_role(struct sentry_client *c, const char *member_id, const char *role, struct sentry_result *res,
+		    struct err *e);
+/* 201 added, 204 already a member, 202 only an access request (not applied). */
+int sentry_add_to_team(struct sentry_client *c, const char *member_id, const char *team, struct sentry_result *res,
+		       struct err *e);
+int sentry_remove_from_team(struct sentry_client *c, const char *member_id, const char *team,
+			    struct sentry_result *res, struct err *e);
+int sentry_invite(struct sentry_client *c, const char *email, const char *role, const char *const *teams,
+		  size_t nteams, struct sentry_result *res, struct err *e);
+int sentry_remove_member(struct sentry_client *c, const char *member_id, struct sentry_result *res,
+			 struct err *e);
+
+void sentry_members_free(struct sentry_member *v, size_t n);
+void sentry_teams_free(struct sentry_team *v, size_t n);
+void sentry_ids_free(char **ids, size_t n);
+void sentry_result_clear(struct sentry_result *r);
+
+#endif
