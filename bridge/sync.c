@@ -752,17 +752,21 @@ fail:
 
 static int open_run(PGconn *c, struct ctx *ctx, const struct sync_opts *o, int64_t *run_id, struct err *e)
 {
-	char rid[32];
+	(void)ctx;
+	char rid[32], replica[200], host[128] = "localhost";
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	snprintf(replica, sizeof replica, "%s:%d", host, (int)getpid());
 	PGresult *r;
 	if (o->run_id) {
 		snprintf(rid, sizeof rid, "%lld", (long long)o->run_id);
-		const char *p[] = {rid, ctx->request_id};
+		const char *p[] = {rid, replica};
 		r = db_exec(c,
 			    "UPDATE sync_runs SET status = 'running', started_at = now(), replica = $2"
 			    " WHERE id = $1::bigint AND status IN ('queued', 'running') RETURNING id",
 			    2, p, e);
 	} else {
-		const char *p[] = {o->trigger ? o->trigger : "cli", o->dry_run ? "true" : "false", ctx->request_id};
+		const char *p[] = {o->trigger ? o->trigger : "cli", o->dry_run ? "true" : "false", replica};
 		r = db_exec(c,
 			    "INSERT INTO sync_runs (trigger, dry_run, status, replica) VALUES ($1, $2::boolean, 'running', $3)"
 			    " RETURNING id",

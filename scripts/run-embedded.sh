@@ -47,14 +47,20 @@ sim="http://127.0.0.1:$(cat "$run/sim.port")"
 # The demo config: every upstream is the simulator, secrets are the
 # simulator's fixed demo values, passed through the environment like real ones.
 sed -e "s#@PORT@#$port#g" -e "s#@SIM@#$sim#g" -e "s#@RUN@#$run#g" deploy/demo.yaml.in >"$run/demo.yaml"
-export BRIDGE_ADMIN_TOKEN=demo-admin-token
-export OKTA_API_TOKEN=sim-okta-token
-export OKTA_HOOK_SECRET=demo-okta-hook-secret
-export SENTRY_TOKEN=sim-sentry-token
-export SENTRY_CLIENT_SECRET=demo-sentry-client-secret
-export GITLAB_TOKEN=demo-gitlab-token
-export SLACK_BOT_TOKEN=xoxb-demo-slack-bot-token
-export SLACK_SIGNING_SECRET=demo-slack-signing-secret
+cat >"$run/demo.env" <<ENV
+BRIDGE_ADMIN_TOKEN=demo-admin-token
+OKTA_API_TOKEN=sim-okta-token
+OKTA_HOOK_SECRET=demo-okta-hook-secret
+SENTRY_TOKEN=sim-sentry-token
+SENTRY_CLIENT_SECRET=demo-sentry-client-secret
+GITLAB_TOKEN=demo-gitlab-token
+SLACK_BOT_TOKEN=xoxb-demo-slack-bot-token
+SLACK_SIGNING_SECRET=demo-slack-signing-secret
+ENV
+set -a
+# shellcheck disable=SC1091
+. "$run/demo.env"
+set +a
 
 echo "sentry-bridge: starting sentry-bridge on 127.0.0.1:$port (log: $run/bridge.log)"
 "$build/sentry-bridge" --config "$run/demo.yaml" --log-format text serve 2> >(tee "$run/bridge.log" >&2) &
@@ -76,7 +82,9 @@ sentry-bridge is running on its embedded default.
   config      $run/demo.yaml
 
 Try:  curl -s http://127.0.0.1:$port/readyz
-      curl -s -H 'Authorization: Bearer demo-admin-token' http://127.0.0.1:$port/api/v1/jobs
+      env \$(cat $run/demo.env) $build/sentry-bridge --config $run/demo.yaml sync --dry-run
+      curl -s -X POST -H 'Authorization: Bearer demo-admin-token' http://127.0.0.1:$port/api/v1/sync
+      curl -s -H 'Authorization: Bearer demo-admin-token' http://127.0.0.1:$port/api/v1/sync/runs
 Press Ctrl-C to stop everything.
 MSG
 

@@ -87,7 +87,7 @@ minimum() {
 
 run() { # run LABEL
 	local label=$1 seq0 t0 t1 pid peak=0 hwm
-	seq0=$(curl -s "$sim/_sim/requests?limit=1" | jq .next)
+	seq0=$(curl -s "$sim/_sim/requests?limit=100000" | jq .next)
 	echo
 	echo "== $label"
 	echo "minimum reads the data needs (before the run):"
