@@ -1623,9 +1623,22 @@ static void complete(struct xfer *x, CURLcode cc)
 
 	if (cc == CURLE_OK) {
 		int64_t w = -1;
+		long headroom = c->o.rl_headroom;
+		if (c->o.rl_headroom_pct > 0 && headroom >= 0) {
+			/* A share of the window's budget: the limit comes with each answer. */
+			const char *lh = httpc_resp_header(r, c->o.rl == HTTPC_RL_OKTA     ? "x-rate-limit-limit"
+							      : c->o.rl == HTTPC_RL_GITLAB ? "ratelimit-limit"
+											   : "x-sentry-rate-limit-limit");
+			long long lim = lh ? parse_uint(lh) : -1;
+			if (lim > 0) {
+				long pct = (long)((double)lim * c->o.rl_headroom_pct / 100.0);
+				if (pct > headroom)
+					headroom = pct;
+			}
+		}
 		enum httpc_rl_action act =
 		    httpc_rl_decide(c->o.rl, status, (const char *const *)r->headers, r->nheaders, clock_now_ms(),
-				    httpc_resp_header(r, "date"), c->o.rl_headroom, &w);
+				    httpc_resp_header(r, "date"), headroom, &w);
 		if (act == HTTPC_RL_THROTTLE) {
 			if (w > BLOCK_SANITY_MS)
 				w = BLOCK_SANITY_MS;

@@ -124,6 +124,7 @@ struct httpc_opts {
 	int64_t max_wait_ms;	    /* longest single rate-limit or backoff wait (default 60000) */
 	int64_t rl_jitter_ms;	    /* jitter added to rate-limit waits, random in [0, j] (default 250; -1 none) */
 	long rl_headroom;	    /* throttle ahead when Remaining <= headroom (default 0; -1 never) */
+	double rl_headroom_pct;	    /* also keep this share (0-100) of the window's Limit header unused (0: none) */
 	int retry_timeouts;	    /* retry idempotent requests after a timeout: 0 = yes (default), -1 = no */
 	const char *user_agent;	    /* default "sentry-bridge" */
 	httpc_rand_fn rand;	    /* jitter source (default: internal PRNG seeded from getrandom) */

@@ -952,6 +952,41 @@ START_TEST(test_throttle_ahead)
 }
 END_TEST
 
+/* A reserve given as a share of the window's limit: with Limit 100 and a
+ * 10 % reserve, Remaining 8 already holds the endpoint until the reset. */
+START_TEST(test_throttle_reserve_percent)
+{
+	struct fake_http *f = fake_http_start();
+	ck_assert_ptr_nonnull(f);
+	time_t now = time(NULL);
+	char date[64], dh[96], reset[64];
+	http_date(now, date, sizeof date);
+	snprintf(dh, sizeof dh, "Date: %s", date);
+	snprintf(reset, sizeof reset, "X-Rate-Limit-Reset: %lld", (long long)now + 1);
+	const char *h[] = {dh, "X-Rate-Limit-Limit: 100", "X-Rate-Limit-Remaining: 8", reset, NULL};
+	fake_http_push(f, &(struct fake_reply){.match = "/api/v1/users", .status = 200, .headers = h, .body = "[]"});
+	fake_http_default(f, &(struct fake_reply){.status = 200, .body = "[]"});
+	struct httpc_opts o = fast_opts();
+	o.rl = HTTPC_RL_OKTA;
+	o.name = "okta";
+	o.rl_headroom_pct = 10;
+	struct httpc *c = httpc_new(&o, NULL, NULL);
+	char *u1 = url_of(f, "/api/v1/users?limit=200");
+	struct httpc_req users = {.method = "GET", .url = u1, .endpoint = "GET /api/v1/users", .idempotent = -1};
+	struct httpc_resp resp;
+	struct err e = {0};
+	ck_assert_int_eq(httpc_call(c, &users, &resp, &e), 0);
+	httpc_resp_free(&resp);
+	ck_assert_int_eq(httpc_call(c, &users, &resp, &e), 0);
+	httpc_resp_free(&resp);
+	int64_t g = gap_ms(f, 0, 1);
+	ck_assert_msg(g >= 950 && g < 2500, "gap %lld", (long long)g);
+	free(u1);
+	httpc_free(c);
+	fake_http_stop(f);
+}
+END_TEST
+
 START_TEST(test_hold_longer_than_max_wait)
 {
 	struct fake_http *f = fake_http_start();
@@ -1345,6 +1380,7 @@ Suite *httpc_suite(void)
 	tcase_add_test(net, test_slack_retry_after);
 	tcase_add_test(net, test_sentry_429_no_header);
 	tcase_add_test(net, test_throttle_ahead);
+	tcase_add_test(net, test_throttle_reserve_percent);
 	tcase_add_test(net, test_hold_longer_than_max_wait);
 	tcase_add_test(net, test_call_many_concurrency);
 	tcase_add_test(net, test_threads_share_limit);
