@@ -9,7 +9,8 @@
 #   5. fuzz corpus replay (every seed of every parser, as a regression test)
 #
 # SB_VALGRIND=1 runs the release build under valgrind instead of ASan.
-# SB_TESTS="unit integration" limits what runs.
+# SB_TESTS="unit integration" limits what runs; SB_ONLY=sync runs only the
+# integration scripts whose name contains "sync".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -72,6 +73,7 @@ fi
 
 if [[ " $what " == *" integration "* ]]; then
 	for t in tests/integration/test_*.sh; do
+		[[ -n "${SB_ONLY:-}" && "$(basename "$t")" != *"$SB_ONLY"* ]] && continue
 		step "integration: $(basename "$t")"
 		"$t"
 	done

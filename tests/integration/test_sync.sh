@@ -151,8 +151,14 @@ sleep 0.5
 run_sync
 eq "rerun after kill -9 exits 0" "$RC" 0
 contains "the interrupted run is marked" "$(psql "$db" -qAt -c "SELECT error FROM sync_runs WHERE status = 'failed' ORDER BY id DESC LIMIT 1")" "interrupted"
-dups=$(sim_get "/_sim/requests?since=$s5&limit=100000" | jq '[.requests[] | select(.method == "POST" and (.path | endswith("/members/")) and .status == 201)] | length')
-eq "no duplicate invites across the crash (8 people, 8 invites)" "$dups" 8
+# An invite in flight at the kill may be applied by the simulator yet never
+# logged (its client is gone): the rerun must see that member, not repeat it.
+invites=$(sim_get "/_sim/requests?since=$s5&limit=100000" | jq '[.requests[] | select(.method == "POST" and (.path | endswith("/members/")))]')
+n201=$(jq '[.[] | select(.status == 201)] | length' <<<"$invites")
+eq "at most one invite per person across the crash (8 people)" "$([ "$n201" -ge 6 ] && [ "$n201" -le 8 ] && echo ok || echo "$n201")" ok
+members=$(curl -s -H 'Authorization: Bearer sim-sentry-token' "$SIM_URL/api/0/organizations/acme/members/?per_page=100")
+eq "no email twice in Sentry" "$(jq '[.[].email | ascii_downcase] | (length - (unique | length))' <<<"$members")" 0
+eq "no invite refused as a duplicate" "$(jq '[.[] | select(.status >= 400)] | length' <<<"$invites")" 0
 run_sync
 contains "converged" "$OUT" "Plan: 0 invites, 0 role changes, 0 team additions, 0 team removals, 0 removals."
 

@@ -17,5 +17,6 @@ Suite *db_suite(void);
 Suite *jobs_suite(void);
 Suite *policy_suite(void);
 Suite *sentry_suite(void);
+Suite *okta_suite(void);
 
 #endif
