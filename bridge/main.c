@@ -12,6 +12,7 @@
 #include "config.h"
 #include "httpc.h"
 #include "log.h"
+#include "sso/okta_client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,23 @@ static int has_help(int argc, char **argv)
 	for (int i = 0; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			return 1;
+	return 0;
+}
+
+/* Credentials that can be checked without the network: the Okta OAuth key
+ * is parsed and matched against okta.oauth.algorithm, so a wrong key stops
+ * check-config and serve at once rather than the first sync. */
+static int check_credentials(const char *path, const struct config *cfg, struct logger *lg)
+{
+	if (!cfg->okta.base_url || !*cfg->okta.base_url || !cfg->okta.oauth.configured)
+		return 0;
+	struct err e = {0};
+	struct okta_client *oc = okta_client_new(cfg, lg, NULL, &e);
+	if (!oc) {
+		fprintf(stderr, "%s: %s\n", path, e.msg);
+		return -1;
+	}
+	okta_client_free(oc);
 	return 0;
 }
 
@@ -198,7 +216,10 @@ int main(int argc, char **argv)
 	config_register_secrets(cfg, lg);
 
 	int code = EXIT_OK;
-	if (!strcmp(cmd, "check-config")) {
+	httpc_global_init();
+	if (strcmp(cmd, "migrate") && check_credentials(config_path, cfg, lg)) {
+		code = EXIT_CONFIG;
+	} else if (!strcmp(cmd, "check-config")) {
 		struct buf out;
 		buf_init(&out, 0);
 		config_dump(cfg, &out);
@@ -208,14 +229,11 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "migrate")) {
 		code = app_migrate(cfg, lg, status_only);
 	} else if (!strcmp(cmd, "serve")) {
-		httpc_global_init();
 		code = app_serve(cfg, lg);
-		httpc_global_cleanup();
 	} else if (!strcmp(cmd, "sync")) {
-		httpc_global_init();
 		code = app_sync(cfg, lg, dry_run, json_out);
-		httpc_global_cleanup();
 	}
+	httpc_global_cleanup();
 	logger_free(lg);
 	config_free(cfg);
 	return code;

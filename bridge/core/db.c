@@ -134,7 +134,8 @@ PGconn *db_acquire(struct db_pool *p, int64_t wait_ms, struct err *e)
 		c = db_connect(p->conninfo, p->connect_timeout_ms, e);
 		if (!c) {
 			pthread_mutex_lock(&p->mu);
-			p->idle[p->nidle++] = NULL; /* give the slot back */
+			if (p->nidle < p->size)
+				p->idle[p->nidle++] = NULL; /* give the slot back */
 			p->healthy = 0;
 			pthread_cond_signal(&p->cv);
 			pthread_mutex_unlock(&p->mu);
@@ -147,9 +148,11 @@ PGconn *db_acquire(struct db_pool *p, int64_t wait_ms, struct err *e)
 
 void db_release(struct db_pool *p, PGconn *c)
 {
-	if (!p)
+	/* NULL is what a failed db_acquire() returned: that call already gave
+	 * its slot back, so releasing it again would hand out a slot twice. */
+	if (!p || !c)
 		return;
-	if (c) {
+	{
 		if (PQstatus(c) != CONNECTION_OK) {
 			PQfinish(c);
 			c = NULL;

@@ -100,6 +100,17 @@ contains "unknown key suggests" "$out" "database_url"
 rc=0; out=$("$SB_BIN" --config "$T/missing.yaml" check-config 2>&1) || rc=$?
 eq "missing config file exits 78" "$rc" 78
 contains "missing config file named" "$out" "missing.yaml"
+# An Okta OAuth key that does not fit the algorithm stops check-config.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/ec.pem" 2>/dev/null
+printf 'listen: "127.0.0.1:1"\nokta:\n  base_url: "https://example.okta.com"\n  oauth:\n    client_id: "0oa1"\n    private_key_file: %s\n    algorithm: %s\n' \
+	"$T/ec.pem" RS256 >"$T/oauth.yaml"
+rc=0; out=$("$SB_BIN" --config "$T/oauth.yaml" check-config 2>&1) || rc=$?
+eq "an EC key for RS256 exits 78" "$rc" 78
+contains "says which key type fits" "$out" "ES256"
+sed -i 's/RS256/ES256/' "$T/oauth.yaml"
+rc=0; out=$("$SB_BIN" --config "$T/oauth.yaml" check-config 2>&1) || rc=$?
+eq "an EC key for ES256 is valid" "$rc" 0
+not_contains "the key is never printed" "$out" "$(sed -n 2p "$T/ec.pem")"
 rc=0; out=$(SENTRY_BRIDGE_CONFIG="$T/m.yaml" "$SB_BIN" check-config 2>&1) || rc=$?
 eq "SENTRY_BRIDGE_CONFIG is honoured" "$rc" 0
 

@@ -179,6 +179,18 @@ START_TEST(pool_reconnects)
 	db_release(p, b);
 	db_pool_free(p);
 
+	/* releasing what a failed acquire returned (NULL) gives no slot back:
+	 * the failed acquire already did, and a second slot would let the pool
+	 * hand out more connections than it has room for */
+	p = db_pool_new(testdb_dsn(), 1, 2000, NULL);
+	a = db_acquire(p, 100, &e);
+	ck_assert_ptr_nonnull(a);
+	db_release(p, NULL);
+	ck_assert_ptr_null(db_acquire(p, 50, &e));
+	ck_assert_ptr_nonnull(strstr(e.msg, "busy"));
+	db_release(p, a);
+	db_pool_free(p);
+
 	/* an unreachable database gives a clear error */
 	p = db_pool_new("host=/nonexistent port=1 dbname=x connect_timeout=1", 1, 1000, NULL);
 	ck_assert_ptr_null(db_acquire(p, 100, &e));
