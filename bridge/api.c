@@ -35,7 +35,7 @@ int api_require_admin(struct ctx *ctx, const struct http_req *req, struct http_r
 }
 
 /* Parse a positive integer path or query value; -1 when malformed. */
-static long long parse_id(const char *s)
+long long api_parse_id(const char *s)
 {
 	if (!s || !*s || strlen(s) > 18 || strspn(s, "0123456789") != strlen(s))
 		return -1;
@@ -43,12 +43,12 @@ static long long parse_id(const char *s)
 }
 
 /* ?limit=N with a default and a range check; -1 (and a 400) when bad. */
-static int query_limit(const struct http_req *req, struct http_resp *resp, int def)
+int api_query_limit(const struct http_req *req, struct http_resp *resp, int def)
 {
 	char *s = http_req_query(req, "limit");
 	if (!s)
 		return def;
-	long long n = parse_id(s);
+	long long n = api_parse_id(s);
 	free(s);
 	if (n < 1 || n > 1000) {
 		http_resp_error(resp, 400, "bad_request", "limit must be an integer from 1 to 1000");
@@ -111,7 +111,7 @@ static void h_metrics(struct ctx *ctx, struct http_req *req, struct http_resp *r
 }
 
 /* Borrow a pooled connection or answer 503. */
-static PGconn *need_db(struct ctx *ctx, struct http_resp *resp)
+PGconn *api_need_db(struct ctx *ctx, struct http_resp *resp)
 {
 	struct err e;
 	err_clear(&e);
@@ -145,7 +145,7 @@ static void h_jobs_list(struct ctx *ctx, struct http_req *req, struct http_resp 
 		return;
 	static const char *const st[] = {"queued", "running", "done", "dead", NULL};
 	char *status = http_req_query(req, "status");
-	int limit = query_limit(req, resp, 100);
+	int limit = api_query_limit(req, resp, 100);
 	PGconn *c = NULL;
 	if (limit < 0)
 		goto out;
@@ -153,7 +153,7 @@ static void h_jobs_list(struct ctx *ctx, struct http_req *req, struct http_resp 
 		http_resp_error(resp, 400, "bad_request", "status must be one of queued, running, done, dead");
 		goto out;
 	}
-	c = need_db(ctx, resp);
+	c = api_need_db(ctx, resp);
 	if (!c)
 		goto out;
 	struct err e;
@@ -173,12 +173,12 @@ static void h_jobs_replay(struct ctx *ctx, struct http_req *req, struct http_res
 	(void)arg;
 	if (!api_require_admin(ctx, req, resp))
 		return;
-	long long id = parse_id(http_req_param(req, "id"));
+	long long id = api_parse_id(http_req_param(req, "id"));
 	if (id < 1) {
 		http_resp_error(resp, 400, "bad_request", "job id must be a positive integer");
 		return;
 	}
-	PGconn *c = need_db(ctx, resp);
+	PGconn *c = api_need_db(ctx, resp);
 	if (!c)
 		return;
 	struct err e;
@@ -209,7 +209,7 @@ static void h_inbox_list(struct ctx *ctx, struct http_req *req, struct http_resp
 	static const char *const st[] = {"pending", "done", "skipped", "failed", "dead", NULL};
 	char *status = http_req_query(req, "status");
 	char *source = http_req_query(req, "source");
-	int limit = query_limit(req, resp, 100);
+	int limit = api_query_limit(req, resp, 100);
 	PGconn *c = NULL;
 	if (limit < 0)
 		goto out;
@@ -218,7 +218,7 @@ static void h_inbox_list(struct ctx *ctx, struct http_req *req, struct http_resp
 				"status must be one of pending, done, skipped, failed, dead");
 		goto out;
 	}
-	c = need_db(ctx, resp);
+	c = api_need_db(ctx, resp);
 	if (!c)
 		goto out;
 	struct err e;
@@ -239,12 +239,12 @@ static void h_inbox_replay(struct ctx *ctx, struct http_req *req, struct http_re
 	(void)arg;
 	if (!api_require_admin(ctx, req, resp))
 		return;
-	long long id = parse_id(http_req_param(req, "id"));
+	long long id = api_parse_id(http_req_param(req, "id"));
 	if (id < 1) {
 		http_resp_error(resp, 400, "bad_request", "inbox id must be a positive integer");
 		return;
 	}
-	PGconn *c = need_db(ctx, resp);
+	PGconn *c = api_need_db(ctx, resp);
 	if (!c)
 		return;
 	struct err e;
@@ -293,16 +293,16 @@ static void h_audit_list(struct ctx *ctx, struct http_req *req, struct http_resp
 		return;
 	char *target = http_req_query(req, "target");
 	char *before = http_req_query(req, "before");
-	int limit = query_limit(req, resp, 100);
+	int limit = api_query_limit(req, resp, 100);
 	PGconn *c = NULL;
 	long long before_id = 0;
 	if (limit < 0)
 		goto out;
-	if (before && (before_id = parse_id(before)) < 1) {
+	if (before && (before_id = api_parse_id(before)) < 1) {
 		http_resp_error(resp, 400, "bad_request", "before must be a positive audit entry id");
 		goto out;
 	}
-	c = need_db(ctx, resp);
+	c = api_need_db(ctx, resp);
 	if (!c)
 		goto out;
 	struct err e;
@@ -348,7 +348,7 @@ static void h_sync_start(struct ctx *ctx, struct http_req *req, struct http_resp
 	struct audit_entry ae = {.actor = "admin-token", .action = dry ? "sync.plan_requested" : "sync.requested",
 				 .target = "organization", .reason = "requested through the API", .run_id = id,
 				 .request_id = ctx->request_id};
-	PGconn *c = need_db(ctx, resp);
+	PGconn *c = api_need_db(ctx, resp);
 	if (!c)
 		return;
 	if (audit_write(c, &ae, &e))
@@ -377,10 +377,10 @@ static void h_sync_runs(struct ctx *ctx, struct http_req *req, struct http_resp 
 	(void)arg;
 	if (!api_require_admin(ctx, req, resp))
 		return;
-	int limit = query_limit(req, resp, 50);
+	int limit = api_query_limit(req, resp, 50);
 	if (limit < 0)
 		return;
-	PGconn *c = need_db(ctx, resp);
+	PGconn *c = api_need_db(ctx, resp);
 	if (!c)
 		return;
 	char lim[16];
@@ -405,12 +405,12 @@ static void h_sync_run(struct ctx *ctx, struct http_req *req, struct http_resp *
 	(void)arg;
 	if (!api_require_admin(ctx, req, resp))
 		return;
-	long long id = parse_id(http_req_param(req, "id"));
+	long long id = api_parse_id(http_req_param(req, "id"));
 	if (id < 1) {
 		http_resp_error(resp, 400, "bad_request", "run id must be a positive integer");
 		return;
 	}
-	PGconn *c = need_db(ctx, resp);
+	PGconn *c = api_need_db(ctx, resp);
 	if (!c)
 		return;
 	char ids[32];
