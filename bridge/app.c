@@ -18,6 +18,7 @@
 #include "migrate.h"
 #include "router.h"
 #include "scheduler.h"
+#include "okta_hooks.h"
 #include "sync.h"
 
 #include <pthread.h>
@@ -97,6 +98,8 @@ static void *bootstrap_main(void *arg)
 		log_error(a->ctx.log, "sched", NULL, "cannot start scheduler", "error", e.msg, NULL);
 	else
 		a->sched_started = 1;
+	if (okta_hooks_start(a->okta_hooks, &e))
+		log_error(a->ctx.log, "okta-events", NULL, "cannot start the Okta event drainer", "error", e.msg, NULL);
 	atomic_store(&a->ready, 1);
 	return NULL;
 }
@@ -181,6 +184,11 @@ int app_serve(const struct config *cfg, struct logger *lg)
 		log_error(lg, "main", NULL, "cannot register the reconcile job", NULL);
 		goto out;
 	}
+	a->okta_hooks = okta_hooks_new(a, conninfo);
+	if (!a->okta_hooks || okta_hooks_register(a->okta_hooks, a->router, a->jobs, a->sched)) {
+		log_error(lg, "main", NULL, "cannot register the Okta event hooks", NULL);
+		goto out;
+	}
 
 	struct httpd_opts ho = {
 		.listen = cfg->listen,
@@ -222,12 +230,14 @@ int app_serve(const struct config *cfg, struct logger *lg)
 		jobs_stop(a->jobs);
 	if (a->sched_started)
 		sched_stop(a->sched);
+	okta_hooks_stop(a->okta_hooks);
 	httpd_stop(a->httpd);
 	a->httpd = NULL;
 	log_info(lg, "main", NULL, "stopped", NULL);
 	code = EXIT_OK;
 out:
 	httpd_stop(a->httpd);
+	okta_hooks_free(a->okta_hooks);
 	jobs_free(a->jobs);
 	sched_free(a->sched);
 	router_free(a->router);

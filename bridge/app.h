@@ -18,6 +18,7 @@ struct httpd;
 struct router;
 struct jobs;
 struct sched;
+struct okta_hooks;
 
 /* The running service. One per process; handlers reach it via ctx->app. */
 struct app {
@@ -26,6 +27,7 @@ struct app {
 	struct httpd *httpd;
 	struct jobs *jobs;
 	struct sched *sched;
+	struct okta_hooks *okta_hooks; /* Okta event hooks and the event drainer */
 	char replica[160];       /* host:pid, used in job locks and logs */
 	atomic_int ready;        /* database reachable and schema migrated */
 	volatile int stopping;

@@ -38,7 +38,7 @@
 /* The advisory lock that makes a reconcile exclusive ("sb-sync"). */
 #define SYNC_LOCK_KEY "7306248"
 
-static const char *status_names[] = {"planned", "applied", "failed", "requested", "skipped"};
+static const char *status_names[] = {"planned", "applied", "failed", "requested", "skipped", "refused"};
 
 /* ---- snapshots ---------------------------------------------------------- */
 
@@ -359,6 +359,8 @@ static json_t *change_json(const struct policy_change *c, enum sync_change_statu
 		json_object_set_new(o, "after", json_null());
 		break;
 	}
+	if (c->demotion)
+		json_object_set_new(o, "demotion", json_true());
 	json_object_set_new(o, "status", json_string(status_names[st]));
 	if (error)
 		json_object_set_new(o, "error", json_string(error));
@@ -431,9 +433,10 @@ static int record_plan(PGconn *c, const struct sync_report *rep, struct err *e)
 	const char *p[] = {run, text};
 	int rc = db_run(c,
 			"INSERT INTO sync_changes (run_id, seq, kind, email, member_id, okta_id, team, before, after,"
-			" reason, status, error)"
+			" reason, status, error, demotion)"
 			" SELECT $1::bigint, (ord - 1)::int, x->>'kind', x->>'email', x->>'member_id', x->>'okta_id',"
-			" x->>'team', x->'before', x->'after', x->>'reason', x->>'status', x->>'error'"
+			" x->>'team', x->'before', x->'after', x->>'reason', x->>'status', x->>'error',"
+			" coalesce((x->>'demotion')::boolean, false)"
 			" FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(x, ord)",
 			2, p, e);
 	free(text);
@@ -625,6 +628,8 @@ static void apply_one(struct applier *ap, size_t idx)
 	}
 	ap->rep->cstatus[idx] = st;
 	ap->rep->cerror[idx] = error;
+	if (st == SCS_APPLIED && c->kind == PC_INVITE && res.member_id && ap->rep->cmember)
+		ap->rep->cmember[idx] = strdup(res.member_id);
 	sentry_result_clear(&res);
 	metrics_add(ap->ctx->metrics, "sb_sync_changes_total", 1, "kind", policy_change_kind_name(c->kind), "status",
 		    status_names[st], NULL);
@@ -667,7 +672,7 @@ static void apply_plan(struct ctx *ctx, struct sentry_client *sc, struct sync_re
 		struct applier ap = {.ctx = ctx, .sc = sc, .rep = rep, .order = order, .prog = prog,
 				     .total_done_before = done_before};
 		for (size_t i = 0; i < rep->plan.n; i++)
-			if (phase_of[rep->plan.changes[i].kind] == phase)
+			if (phase_of[rep->plan.changes[i].kind] == phase && rep->cstatus[i] == SCS_PLANNED)
 				order[ap.norder++] = i;
 		if (!ap.norder)
 			continue;
@@ -695,6 +700,7 @@ static void apply_plan(struct ctx *ctx, struct sentry_client *sc, struct sync_re
 		case SCS_FAILED: rep->failed++; break;
 		case SCS_REQUESTED: rep->requested++; break;
 		case SCS_SKIPPED: rep->skipped++; break;
+		case SCS_REFUSED: rep->refused++; break;
 		case SCS_PLANNED: break;
 		}
 	}
@@ -730,7 +736,8 @@ static int record_results(PGconn *c, struct ctx *ctx, const struct sync_report *
 		char *after = json_dumps(json_object_get(cj, "after"), JSON_COMPACT | JSON_ENCODE_ANY);
 		char action[64];
 		snprintf(action, sizeof action, "member.%s", policy_change_kind_name(ch->kind));
-		struct audit_entry ae = {.actor = "sync", .action = action, .target = ch->email, .reason = ch->reason,
+		struct audit_entry ae = {.actor = rep->actor ? rep->actor : "sync", .action = action, .target = ch->email,
+					 .reason = ch->reason,
 					 .before = before, .after = after, .run_id = rep->run_id,
 					 .request_id = ctx->request_id};
 		int rc = audit_write(c, &ae, e);
@@ -746,6 +753,71 @@ fail:
 	free(text);
 	db_rollback(c);
 	return -1;
+}
+
+/* Keep the Sentry mirror current with what was applied, so the event path
+ * (which plans from the mirrors) sees this run's invites, roles and teams. */
+static int mirror_apply(PGconn *c, const struct sync_report *rep, struct err *e)
+{
+	if (db_begin(c, e))
+		return -1;
+	for (size_t i = 0; i < rep->plan.n; i++) {
+		if (rep->cstatus[i] != SCS_APPLIED && rep->cstatus[i] != SCS_SKIPPED)
+			continue;
+		const struct policy_change *ch = &rep->plan.changes[i];
+		int rc = 0;
+		switch (ch->kind) {
+		case PC_INVITE: {
+			if (!rep->cmember || !rep->cmember[i])
+				break;
+			json_t *teams = json_array();
+			for (size_t k = 0; teams && k < ch->nteams; k++)
+				json_array_append_new(teams, json_string(ch->teams[k]));
+			char *tt = teams ? json_dumps(teams, JSON_COMPACT) : NULL;
+			json_decref(teams);
+			if (!tt) {
+				rc = err_set(e, -1, "out of memory");
+				break;
+			}
+			const char *p[] = {rep->cmember[i], ch->email, config_role_name(ch->role_after), tt};
+			rc = db_run(c,
+				    "INSERT INTO sentry_members (id, email, role, pending, teams) VALUES ($1, $2, $3, true,"
+				    " ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) ON CONFLICT (id) DO NOTHING",
+				    4, p, e);
+			free(tt);
+			break;
+		}
+		case PC_SET_ROLE: {
+			const char *p[] = {ch->member_id, config_role_name(ch->role_after)};
+			rc = db_run(c, "UPDATE sentry_members SET role = $2, synced_at = now() WHERE id = $1", 2, p, e);
+			break;
+		}
+		case PC_ADD_TEAM: {
+			const char *p[] = {ch->member_id, ch->team};
+			rc = db_run(c,
+				    "UPDATE sentry_members SET teams = array_append(teams, $2), synced_at = now()"
+				    " WHERE id = $1 AND NOT ($2 = ANY (teams))",
+				    2, p, e);
+			break;
+		}
+		case PC_REMOVE_TEAM: {
+			const char *p[] = {ch->member_id, ch->team};
+			rc = db_run(c, "UPDATE sentry_members SET teams = array_remove(teams, $2), synced_at = now() WHERE id = $1",
+				    2, p, e);
+			break;
+		}
+		case PC_REMOVE_MEMBER: {
+			const char *p[] = {ch->member_id};
+			rc = db_run(c, "DELETE FROM sentry_members WHERE id = $1", 1, p, e);
+			break;
+		}
+		}
+		if (rc) {
+			db_rollback(c);
+			return -1;
+		}
+	}
+	return db_commit(c, e);
 }
 
 /* ---- the run ------------------------------------------------------------ */
@@ -840,7 +912,8 @@ int sync_run(struct ctx *ctx, const struct sync_opts *o, struct sync_report *rep
 	}
 	rep->cstatus = calloc(rep->plan.n + 1, sizeof *rep->cstatus);
 	rep->cerror = calloc(rep->plan.n + 1, sizeof *rep->cerror);
-	if (!rep->cstatus || !rep->cerror) {
+	rep->cmember = calloc(rep->plan.n + 1, sizeof *rep->cmember);
+	if (!rep->cstatus || !rep->cerror || !rep->cmember) {
 		err_set(&re, -1, "out of memory");
 		goto failed;
 	}
@@ -884,6 +957,9 @@ int sync_run(struct ctx *ctx, const struct sync_opts *o, struct sync_report *rep
 		progress(o->progress, "%s", "");
 	if (record_results(c, ctx, rep, &re))
 		goto failed;
+	if (rep->plan.n && mirror_apply(c, rep, &re))
+		log_warn(ctx->log, "sync", ctx->request_id, "could not bring the Sentry mirror up to date", "error",
+			 re.msg, NULL);
 	rep->status = SYNC_DONE;
 	rep->duration_ms = clock_mono_ms() - t0;
 	finish_run(c, rep, "applied", &re);
@@ -931,6 +1007,10 @@ void sync_report_free(struct sync_report *rep)
 		for (size_t i = 0; i < rep->plan.n; i++)
 			free(rep->cerror[i]);
 	free(rep->cerror);
+	if (rep->cmember)
+		for (size_t i = 0; i < rep->plan.n; i++)
+			free(rep->cmember[i]);
+	free(rep->cmember);
 	free(rep->cstatus);
 	policy_plan_free(&rep->plan);
 	memset(rep, 0, sizeof *rep);
@@ -1041,6 +1121,280 @@ out:
 	if (rc && PQtransactionStatus(c) != PQTRANS_IDLE)
 		db_rollback(c);
 	db_release(ctx->db, c);
+	return rc;
+}
+
+/* ---- the event path ---------------------------------------------------- */
+
+int sync_lock_try(PGconn *c, struct err *e)
+{
+	PGresult *r = db_exec(c, "SELECT pg_try_advisory_lock(" SYNC_LOCK_KEY ")", 0, NULL, e);
+	if (!r)
+		return -1;
+	int got = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return got;
+}
+
+void sync_unlock(PGconn *c)
+{
+	struct err e;
+	err_clear(&e);
+	db_run(c, "SELECT pg_advisory_unlock(" SYNC_LOCK_KEY ")", 0, NULL, &e);
+}
+
+/* A JSON array of strings as text (allocated), for an = ANY over jsonb. */
+static char *strs_text(const char *const *v, size_t n, int lower)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++) {
+		if (!v[i] || !*v[i])
+			continue;
+		char *l = lower ? policy_email_norm(v[i]) : strdup(v[i]);
+		if (l)
+			json_array_append_new(a, json_string(l));
+		free(l);
+	}
+	char *t = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	return t;
+}
+
+/* Count event-driven removals (kind remove_member) or demotions applied in
+ * the guards' window. -1 on error. */
+static long window_count(PGconn *c, const struct config *cfg, int demotions, struct err *e)
+{
+	char win[32];
+	snprintf(win, sizeof win, "%lld", (long long)cfg->sync.guards.event_window_ms);
+	const char *p[] = {win};
+	PGresult *r = db_exec(c,
+			      demotions ? "SELECT count(*) FROM sync_changes s JOIN sync_runs r ON r.id = s.run_id"
+					  " WHERE r.trigger = 'event' AND s.status = 'applied' AND s.demotion"
+					  " AND s.applied_at > now() - $1::bigint * interval '1 millisecond'"
+					: "SELECT count(*) FROM sync_changes s JOIN sync_runs r ON r.id = s.run_id"
+					  " WHERE r.trigger = 'event' AND s.status = 'applied' AND s.kind = 'remove_member'"
+					  " AND s.applied_at > now() - $1::bigint * interval '1 millisecond'",
+			      1, p, e);
+	if (!r)
+		return -1;
+	long n = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}
+
+/* The mirrors' view of some users and of the Sentry members with their
+ * emails, as policy input. Storage is owned by the returned json. */
+struct mirror_view {
+	json_t *users_json, *members_json;
+	struct policy_user *users;
+	size_t nusers;
+	const char **groups; /* backing store of users[].groups */
+	struct policy_member *members;
+	size_t nmembers;
+	const char **teams;  /* backing store of members[].teams */
+};
+
+static void mirror_view_free(struct mirror_view *v)
+{
+	json_decref(v->users_json);
+	json_decref(v->members_json);
+	free(v->users);
+	free(v->groups);
+	free(v->members);
+	free(v->teams);
+	memset(v, 0, sizeof *v);
+}
+
+static json_t *query_json(PGconn *c, const char *sql, const char *param, struct err *e)
+{
+	const char *p[] = {param};
+	PGresult *r = db_exec(c, sql, 1, p, e);
+	if (!r)
+		return NULL;
+	json_error_t je;
+	json_t *j = json_loads(PQgetvalue(r, 0, 0), 0, &je);
+	PQclear(r);
+	if (!j)
+		err_set(e, -1, "mirror query: unexpected answer");
+	return j;
+}
+
+static int mirror_view_load(PGconn *c, const struct sync_users_in *in, struct mirror_view *v, struct err *e)
+{
+	memset(v, 0, sizeof *v);
+	char *ids = strs_text(in->user_ids, in->n, 0);
+	if (!ids)
+		return err_set(e, -1, "out of memory");
+	/* Users in scope: in at least one policy group of the mirror. */
+	v->users_json = query_json(c,
+				   "SELECT coalesce(json_agg(json_build_object('id', u.id, 'email', u.email, 'status',"
+				   " u.status, 'groups', u.groups) ORDER BY u.id), '[]')::text FROM ("
+				   "  SELECT u.id, u.email, u.status, json_agg(g.name ORDER BY g.name) AS groups"
+				   "  FROM okta_users u JOIN okta_memberships m ON m.user_id = u.id"
+				   "  JOIN okta_groups g ON g.id = m.group_id"
+				   "  WHERE u.id IN (SELECT jsonb_array_elements_text($1::jsonb)) GROUP BY u.id) u",
+				   ids, e);
+	free(ids);
+	if (!v->users_json)
+		return -1;
+	/* Emails: those users' (from the mirror, whether in scope or not) and the extra ones. */
+	size_t ne = 0;
+	const char **emails = calloc(in->n + in->nemails + 1, sizeof *emails);
+	if (!emails)
+		return err_set(e, -1, "out of memory");
+	for (size_t i = 0; i < in->nemails; i++)
+		emails[ne++] = in->emails[i];
+	for (size_t i = 0; i < in->n; i++)
+		emails[ne++] = in->user_emails ? in->user_emails[i] : NULL;
+	char *et = strs_text(emails, ne, 1);
+	free(emails);
+	if (!et)
+		return err_set(e, -1, "out of memory");
+	v->members_json = query_json(c,
+				     "SELECT coalesce(json_agg(json_build_object('id', id, 'email', email, 'role', role,"
+				     " 'pending', pending, 'idp', idp_provisioned, 'teams', to_json(teams)) ORDER BY id::text),"
+				     " '[]')::text FROM sentry_members"
+				     " WHERE lower(email) IN (SELECT jsonb_array_elements_text($1::jsonb))",
+				     et, e);
+	free(et);
+	if (!v->members_json)
+		return -1;
+	size_t nu = json_array_size(v->users_json), nm = json_array_size(v->members_json), ng = 0, nt = 0;
+	for (size_t i = 0; i < nu; i++)
+		ng += json_array_size(json_object_get(json_array_get(v->users_json, i), "groups"));
+	for (size_t i = 0; i < nm; i++)
+		nt += json_array_size(json_object_get(json_array_get(v->members_json, i), "teams"));
+	v->users = calloc(nu + 1, sizeof *v->users);
+	v->groups = calloc(ng + 1, sizeof *v->groups);
+	v->members = calloc(nm + 1, sizeof *v->members);
+	v->teams = calloc(nt + 1, sizeof *v->teams);
+	if (!v->users || !v->groups || !v->members || !v->teams)
+		return err_set(e, -1, "out of memory");
+	size_t gi = 0, ti = 0;
+	for (size_t i = 0; i < nu; i++) {
+		json_t *u = json_array_get(v->users_json, i), *gs = json_object_get(u, "groups");
+		struct policy_user *pu = &v->users[v->nusers++];
+		pu->id = json_string_value(json_object_get(u, "id"));
+		pu->email = json_string_value(json_object_get(u, "email"));
+		const char *st = json_string_value(json_object_get(u, "status"));
+		pu->active = st && !strcmp(st, "ACTIVE");
+		pu->groups = &v->groups[gi];
+		for (size_t k = 0; k < json_array_size(gs); k++)
+			v->groups[gi++] = json_string_value(json_array_get(gs, k));
+		pu->ngroups = json_array_size(gs);
+	}
+	for (size_t i = 0; i < nm; i++) {
+		json_t *m = json_array_get(v->members_json, i), *ts = json_object_get(m, "teams");
+		struct policy_member *pm = &v->members[v->nmembers++];
+		pm->id = json_string_value(json_object_get(m, "id"));
+		pm->email = json_string_value(json_object_get(m, "email"));
+		const char *role = json_string_value(json_object_get(m, "role"));
+		pm->role_known = role && policy_role_parse(role, &pm->role) == 0;
+		pm->pending = json_is_true(json_object_get(m, "pending"));
+		pm->idp_provisioned = json_is_true(json_object_get(m, "idp"));
+		pm->teams = &v->teams[ti];
+		for (size_t k = 0; k < json_array_size(ts); k++)
+			v->teams[ti++] = json_string_value(json_array_get(ts, k));
+		pm->nteams = json_array_size(ts);
+	}
+	return 0;
+}
+
+int sync_users(struct ctx *ctx, PGconn *c, struct sentry_client *sc, const struct sync_users_in *in,
+	       struct sync_report *rep, struct err *e)
+{
+	memset(rep, 0, sizeof *rep);
+	rep->actor = "okta-event";
+	int64_t t0 = clock_mono_ms();
+	const struct config *cfg = ctx->cfg;
+	struct mirror_view v;
+	int rc = -1;
+	if (mirror_view_load(c, in, &v, e))
+		goto out;
+	rep->okta_users = v.nusers;
+	rep->sentry_members = v.nmembers;
+	struct policy_input pin = {.users = v.users, .nusers = v.nusers, .members = v.members,
+				   .nmembers = v.nmembers, .cfg = cfg, .skip_guards = true};
+	if (policy_plan_compute(&pin, &rep->plan)) {
+		err_set(e, -1, "out of memory computing the plan");
+		goto out;
+	}
+	rep->cstatus = calloc(rep->plan.n + 1, sizeof *rep->cstatus);
+	rep->cerror = calloc(rep->plan.n + 1, sizeof *rep->cerror);
+	rep->cmember = calloc(rep->plan.n + 1, sizeof *rep->cmember);
+	if (!rep->cstatus || !rep->cerror || !rep->cmember) {
+		err_set(e, -1, "out of memory");
+		goto out;
+	}
+	if (!rep->plan.n) {
+		rep->status = SYNC_DONE;
+		rc = 0;
+		goto out;
+	}
+	/* The guards over the sliding window. */
+	PGresult *r = db_exec(c, "SELECT count(*) FROM sentry_members", 0, NULL, e);
+	if (!r)
+		goto out;
+	size_t managed = (size_t)atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	long used_r = window_count(c, cfg, 0, e), used_d = used_r < 0 ? -1 : window_count(c, cfg, 1, e);
+	if (used_r < 0 || used_d < 0)
+		goto out;
+	long lim_r = (long)policy_guard_limit(&cfg->sync.guards.max_removals, managed);
+	long lim_d = (long)policy_guard_limit(&cfg->sync.guards.max_demotions, managed);
+	for (size_t i = 0; i < rep->plan.n; i++) {
+		const struct policy_change *ch = &rep->plan.changes[i];
+		int removal = ch->kind == PC_REMOVE_MEMBER, demotion = ch->demotion;
+		if (!removal && !demotion)
+			continue;
+		long *used = removal ? &used_r : &used_d, lim = removal ? lim_r : lim_d;
+		if (*used < lim) {
+			(*used)++;
+			continue;
+		}
+		char why[300];
+		snprintf(why, sizeof why,
+			 "held back: %ld event-driven %s in the last %lld s already reach sync.guards.%s (%ld of %zu "
+			 "managed members); a full sync or an inbox replay applies it once reviewed",
+			 *used, removal ? "removals" : "demotions", (long long)(cfg->sync.guards.event_window_ms / 1000),
+			 removal ? "max_removals" : "max_demotions", lim, managed);
+		rep->cstatus[i] = SCS_REFUSED;
+		rep->cerror[i] = strdup(why);
+	}
+	struct sync_opts o = {.trigger = "event"};
+	if (open_run(c, ctx, &o, &rep->run_id, e) || record_plan(c, rep, e))
+		goto out;
+	apply_plan(ctx, sc, rep, NULL);
+	if (record_results(c, ctx, rep, e))
+		goto out;
+	for (size_t i = 0; i < rep->plan.n; i++) {
+		if (rep->cstatus[i] != SCS_REFUSED)
+			continue;
+		const struct policy_change *ch = &rep->plan.changes[i];
+		struct audit_entry ae = {.actor = "okta-event", .action = "sync.refused", .target = ch->email,
+					 .reason = rep->cerror[i], .run_id = rep->run_id, .request_id = ctx->request_id};
+		if (audit_write(c, &ae, e))
+			goto out;
+	}
+	if (mirror_apply(c, rep, e))
+		goto out;
+	rep->status = SYNC_DONE;
+	rep->duration_ms = clock_mono_ms() - t0;
+	if (finish_run(c, rep, "applied", e))
+		goto out;
+	rc = 0;
+out:
+	if (rc && rep->run_id) {
+		struct err fe;
+		err_clear(&fe);
+		rep->status = SYNC_FAILED;
+		snprintf(rep->error, sizeof rep->error, "%s", e->msg);
+		if (PQtransactionStatus(c) != PQTRANS_IDLE)
+			db_rollback(c);
+		finish_run(c, rep, "failed", &fe);
+	}
+	rep->duration_ms = clock_mono_ms() - t0;
+	mirror_view_free(&v);
 	return rc;
 }
 

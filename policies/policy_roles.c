@@ -284,7 +284,7 @@ static int change_cmp(const void *a, const void *b)
 	return strcmp(x->team ? x->team : "", y->team ? y->team : "");
 }
 
-static size_t guard_limit(const struct config_pct *g, size_t managed)
+size_t policy_guard_limit(const struct config_pct *g, size_t managed)
 {
 	if (!g->is_percent)
 		return (size_t)(g->value < 0 ? 0 : g->value);
@@ -516,10 +516,15 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 	if (out->n)
 		qsort(out->changes, out->n, sizeof *out->changes, change_cmp);
 
-	/* Guards. */
+	/* Guards (the event path bounds its changes over a window instead). */
+	if (in->skip_guards) {
+		out->refused = false;
+		rc = 0;
+		goto out;
+	}
 	size_t removals = out->counts[PC_REMOVE_MEMBER];
-	size_t rlimit = guard_limit(&cfg->sync.guards.max_removals, out->managed);
-	size_t dlimit = guard_limit(&cfg->sync.guards.max_demotions, out->managed);
+	size_t rlimit = policy_guard_limit(&cfg->sync.guards.max_removals, out->managed);
+	size_t dlimit = policy_guard_limit(&cfg->sync.guards.max_demotions, out->managed);
 	if (removals > rlimit)
 		add_note(&b, &out->refusals, &out->nrefusals,
 			 xprintf("%zu removals exceed sync.guards.max_removals (%s%g%s: at most %zu of %zu managed "

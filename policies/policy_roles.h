@@ -66,6 +66,8 @@ struct policy_input {
 	const struct policy_group_count *group_counts;
 	size_t ngroup_counts;
 	const struct config *cfg; /* roles, teams, sync */
+	bool skip_guards;         /* a few users only (the event path): the whole-organisation
+				     guards do not apply; the caller bounds removals and demotions */
 };
 
 enum policy_change_kind {
@@ -107,6 +109,9 @@ struct policy_plan {
  * or -1 when memory ran out. The guards are evaluated: out->refused says
  * whether the plan may be applied. */
 int policy_plan_compute(const struct policy_input *in, struct policy_plan *out);
+
+/* How many removals (or demotions) a guard allows among managed members. */
+size_t policy_guard_limit(const struct config_pct *g, size_t managed);
 
 /* Free the contents of a plan. NULL-safe. */
 void policy_plan_free(struct policy_plan *p);

@@ -38,6 +38,9 @@
 #define EP_GROUPS "GET /api/v1/groups"
 #define EP_MEMBERS "GET /api/v1/groups/{id}/users"
 #define EP_USER "GET /api/v1/users/{id}"
+#define EP_USER_GROUPS "GET /api/v1/users/{id}/groups"
+#define EP_LOGS "GET /api/v1/logs"
+#define OKTA_LOG_PAGE 1000 /* /logs: the documented maximum */
 
 #define OKTA_GROUP_PAGE 200   /* /groups: Okta recommends <= 200 (§2.2) */
 #define OKTA_MEMBER_PAGE 1000 /* /groups/{id}/users: the documented maximum (§2.2, PR 368) */
@@ -787,6 +790,172 @@ out:
 	if (have_resp)
 		httpc_resp_free(&r);
 	buf_reset(&u);
+	return rc;
+}
+
+/* ---- one user's groups ---- */
+
+int okta_user_groups(struct okta_client *c, const char *id, struct okta_group **out, size_t *nout, struct err *e)
+{
+	struct okta_group *v = NULL;
+	size_t nv = 0, cap = 0;
+	struct buf u;
+	struct httpc_resp r;
+	json_t *arr = NULL;
+	char *cur = NULL;
+	int rc = -1, have_resp = 0;
+	*out = NULL;
+	*nout = 0;
+	memset(&r, 0, sizeof r);
+	buf_init(&u, 0);
+	if (!id || !*id)
+		return err_set(e, -1, "okta: an empty user id was asked for");
+	if (buf_printf(&u, "%s/api/v1/users/", c->base) || okta_url_escape(&u, id) || buf_puts(&u, "/groups") ||
+	    !(cur = strdup(buf_str(&u)))) {
+		err_set(e, -1, "okta: out of memory");
+		goto out;
+	}
+	for (long page = 0; cur; page++) {
+		if (page >= OKTA_MAX_PAGES) {
+			err_set(e, -1, "okta: a user's groups: more than %d pages", OKTA_MAX_PAGES);
+			goto out;
+		}
+		size_t failed;
+		const char *urls[1] = {cur};
+		have_resp = 1;
+		if (get_many(c, urls, EP_USER_GROUPS, &r, 1, &failed, e)) {
+			if (failed < 1)
+				wrap_error(e, "a user's groups");
+			goto out;
+		}
+		if (r.status == 404) {
+			rc = 1;
+			goto out;
+		}
+		if (body_json(&r, "a user's groups", &arr, e))
+			goto out;
+		if (!json_is_array(arr)) {
+			err_set(e, -1, "okta: a user's groups: the answer is not a JSON array");
+			goto out;
+		}
+		for (size_t k = 0; k < json_array_size(arr); k++) {
+			json_t *g = json_array_get(arr, k);
+			const char *gid = json_string_value(json_object_get(g, "id"));
+			const char *name = json_string_value(json_object_get(json_object_get(g, "profile"), "name"));
+			const char *type = json_string_value(json_object_get(g, "type"));
+			if (!gid || !*gid || !name) {
+				err_set(e, -1, "okta: a user's groups: a group without id or profile.name");
+				goto out;
+			}
+			if (grow((void **)&v, &cap, nv + 1, sizeof *v)) {
+				err_set(e, -1, "okta: out of memory");
+				goto out;
+			}
+			struct okta_group *og = &v[nv++];
+			memset(og, 0, sizeof *og);
+			og->id = strdup(gid);
+			og->name = strdup(name);
+			og->type = type ? strdup(type) : NULL;
+			if (!og->id || !og->name || (type && !og->type)) {
+				err_set(e, -1, "okta: out of memory");
+				goto out;
+			}
+		}
+		json_decref(arr);
+		arr = NULL;
+		char *next;
+		if (next_link(c, &r, cur, "a user's groups", &next, e))
+			goto out;
+		httpc_resp_free(&r);
+		have_resp = 0;
+		free(cur);
+		cur = next;
+	}
+	*out = v;
+	*nout = nv;
+	v = NULL;
+	nv = 0;
+	rc = 0;
+out:
+	okta_groups_free(v, nv);
+	if (have_resp)
+		httpc_resp_free(&r);
+	json_decref(arr);
+	free(cur);
+	buf_reset(&u);
+	return rc;
+}
+
+/* ---- the System Log ---- */
+
+int okta_logs_page(struct okta_client *c, const char *url, const char *since, const char *const *types,
+		   size_t ntypes, json_t **events, char **next, struct err *e)
+{
+	struct buf u, f;
+	struct httpc_resp r;
+	int rc = -1, have_resp = 0;
+	*events = NULL;
+	*next = NULL;
+	memset(&r, 0, sizeof r);
+	buf_init(&u, 0);
+	buf_init(&f, 0);
+	if (url && *url) {
+		if (!same_origin(c->base, url))
+			return err_set(e, -1, "okta: the System Log cursor points outside okta.base_url");
+		if (buf_puts(&u, url))
+			goto nomem;
+	} else {
+		if (buf_printf(&u, "%s/api/v1/logs?limit=%d&sortOrder=ASCENDING&since=", c->base, OKTA_LOG_PAGE) ||
+		    okta_url_escape(&u, since ? since : ""))
+			goto nomem;
+		for (size_t i = 0; i < ntypes; i++)
+			if (buf_printf(&f, "%seventType eq \"%s\"", i ? " or " : "", types[i]))
+				goto nomem;
+		if (ntypes && (buf_puts(&u, "&filter=") || okta_url_escape(&u, buf_str(&f))))
+			goto nomem;
+	}
+	size_t failed;
+	const char *urls[1] = {buf_str(&u)};
+	have_resp = 1;
+	if (get_many(c, urls, EP_LOGS, &r, 1, &failed, e)) {
+		if (failed < 1)
+			wrap_error(e, "the System Log");
+		goto out;
+	}
+	if (body_json(&r, "the System Log", events, e))
+		goto out;
+	if (!json_is_array(*events)) {
+		json_decref(*events);
+		*events = NULL;
+		err_set(e, -1, "okta: the System Log: the answer is not a JSON array");
+		goto out;
+	}
+	/* Polling: with since and no until Okta always gives a next link; the
+	 * same URL back means "nothing newer yet", which is not an error here. */
+	struct err le = {0};
+	if (httpc_resp_link_next(&r, next, NULL, &le)) {
+		json_decref(*events);
+		*events = NULL;
+		err_set(e, -1, "okta: the System Log: bad Link header: %s", le.msg);
+		goto out;
+	}
+	if (*next && !same_origin(c->base, *next)) {
+		free(*next);
+		*next = NULL;
+		json_decref(*events);
+		*events = NULL;
+		err_set(e, -1, "okta: the System Log: the next-page link points outside okta.base_url");
+		goto out;
+	}
+	rc = 0;
+	goto out;
+nomem:
+	err_set(e, -1, "okta: out of memory");
+out:
+	if (have_resp)
+		httpc_resp_free(&r);
+	buf_reset(&u);
+	buf_reset(&f);
 	return rc;
 }
 

@@ -22,6 +22,8 @@
 #include "log.h"
 #include "metrics.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -60,6 +62,17 @@ int okta_groups_members(struct okta_client *c, const char *const *ids, size_t n,
 
 /* One user by id or login. 0, 1 when not found (404), -1 with e. */
 int okta_get_user(struct okta_client *c, const char *id, struct okta_user *out, struct err *e);
+
+/* The groups user id is in (all pages of /api/v1/users/{id}/groups).
+ * 0, 1 when the user does not exist (404), -1 with e. */
+int okta_user_groups(struct okta_client *c, const char *id, struct okta_group **out, size_t *nout, struct err *e);
+
+/* One page of the System Log: url is the rel="next" URL of the previous
+ * page, or NULL/"" to start at since (RFC 3339) filtered to the eventTypes
+ * in types. *events gets the JSON array (caller decrefs), *next the next
+ * URL to poll (allocated; NULL when Okta gave none). 0 or -1 with e. */
+int okta_logs_page(struct okta_client *c, const char *url, const char *since, const char *const *types,
+		   size_t ntypes, json_t **events, char **next, struct err *e);
 
 void okta_groups_free(struct okta_group *v, size_t n);
 void okta_users_free(struct okta_user *v, size_t n);

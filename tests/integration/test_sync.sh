@@ -71,7 +71,9 @@ eq "run recorded as applied" "$(psql "$db" -qAt -c "SELECT status FROM sync_runs
 eq "every change recorded" "$(psql "$db" -qAt -c "SELECT count(*) FROM sync_changes WHERE run_id = (SELECT max(id) FROM sync_runs) AND status = 'applied'")" 14
 eq "an audit entry per applied change" "$(psql "$db" -qAt -c "SELECT count(*) FROM audit_log WHERE run_id = (SELECT max(id) FROM sync_runs) AND actor = 'sync'")" 14
 eq "okta mirror kept" "$(psql "$db" -qAt -c "SELECT count(*) > 20 FROM okta_users")" t
-eq "sentry mirror kept" "$(psql "$db" -qAt -c "SELECT count(*) FROM sentry_members")" 18
+# The Sentry mirror reflects Sentry after the run (invites in, removals out).
+eq "sentry mirror kept current" "$(psql "$db" -qAt -c "SELECT string_agg(lower(email), ',' ORDER BY lower(email)) FROM sentry_members")" \
+	"$(curl -s -H 'Authorization: Bearer sim-sentry-token' "$SIM_URL/api/0/organizations/acme/members/?per_page=100" | jq -r '[.[].email | ascii_downcase] | sort | join(",")')"
 
 # --- the second run reads what it must and writes nothing --------------------
 s2=$(seq_now)

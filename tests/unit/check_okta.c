@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "sso/okta_client.h"
+#include "sso/okta_events.h"
 #include "suites.h"
 
 #include <check.h>
@@ -1107,6 +1108,157 @@ START_TEST(test_oauth_key_errors)
 }
 END_TEST
 
+/* ---- a user's groups, the System Log ---- */
+
+START_TEST(test_user_groups_pages)
+{
+	new_client();
+	char *next = link_line(fake_http_url(fh), "/api/v1/users/00u1/groups?after=00g2", "next");
+	const char *h1[] = {"Content-Type: application/json", next, NULL};
+	push("GET /api/v1/users/00u1/groups", 200, h1,
+	     "[{\"id\":\"00g1\",\"type\":\"OKTA_GROUP\",\"profile\":{\"name\":\"a\"}},"
+	     "{\"id\":\"00g2\",\"type\":\"APP_GROUP\",\"profile\":{\"name\":\"b\"}}]");
+	push("GET /api/v1/users/00u1/groups", 200, json_hdr,
+	     "[{\"id\":\"00g3\",\"type\":\"OKTA_GROUP\",\"profile\":{\"name\":\"c\"}}]");
+	struct okta_group *g = NULL;
+	size_t n = 0;
+	struct err e = {0};
+	ck_assert_msg(okta_user_groups(oc, "00u1", &g, &n, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(g[0].name, "a");
+	ck_assert_str_eq(g[2].id, "00g3");
+	ck_assert_str_eq(fake_http_request(fh, 1)->query, "after=00g2");
+	okta_groups_free(g, n);
+	free(next);
+	/* A user that does not exist. */
+	push("GET /api/v1/users/00uX/groups", 404, json_hdr,
+	     "{\"errorCode\":\"E0000007\",\"errorSummary\":\"Not found: Resource not found: 00uX (User)\"}");
+	ck_assert_int_eq(okta_user_groups(oc, "00uX", &g, &n, &e), 1);
+	/* A broken answer is an error, not an empty list. */
+	push("GET /api/v1/users/00u2/groups", 200, json_hdr, "[{\"id\":\"00g1\"}]");
+	ck_assert_int_eq(okta_user_groups(oc, "00u2", &g, &n, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "profile.name"));
+}
+END_TEST
+
+START_TEST(test_logs_page)
+{
+	new_client();
+	char *next = link_line(fake_http_url(fh), "/api/v1/logs?after=cursor2&limit=1000", "next");
+	const char *h1[] = {"Content-Type: application/json", next, NULL};
+	push("GET /api/v1/logs", 200, h1, "[{\"uuid\":\"u1\"},{\"uuid\":\"u2\"}]");
+	const char *types[] = {"group.user_membership.add", "user.lifecycle.suspend"};
+	json_t *ev = NULL;
+	char *nx = NULL;
+	struct err e = {0};
+	ck_assert_msg(okta_logs_page(oc, NULL, "2026-11-23T00:00:00.000Z", types, 2, &ev, &nx, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(json_array_size(ev), 2);
+	ck_assert_ptr_nonnull(nx);
+	ck_assert_ptr_nonnull(strstr(nx, "after=cursor2"));
+	const struct fake_request *r = fake_http_request(fh, 0);
+	char *since = form_param(r->query, "since"), *filter = form_param(r->query, "filter");
+	char *order = form_param(r->query, "sortOrder"), *limit = form_param(r->query, "limit");
+	ck_assert_str_eq(since, "2026-11-23T00:00:00.000Z");
+	ck_assert_str_eq(filter, "eventType eq \"group.user_membership.add\" or eventType eq \"user.lifecycle.suspend\"");
+	ck_assert_str_eq(order, "ASCENDING");
+	ck_assert_str_eq(limit, "1000");
+	free(since);
+	free(filter);
+	free(order);
+	free(limit);
+	json_decref(ev);
+	/* The next poll follows the link verbatim. */
+	push("GET /api/v1/logs", 200, json_hdr, "[]");
+	char *nx2 = NULL;
+	ck_assert_msg(okta_logs_page(oc, nx, NULL, types, 2, &ev, &nx2, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(fake_http_request(fh, 1)->query, "after=cursor2&limit=1000");
+	ck_assert_uint_eq(json_array_size(ev), 0);
+	json_decref(ev);
+	free(nx2);
+	/* A cursor pointing elsewhere is refused. */
+	ck_assert_int_eq(okta_logs_page(oc, "https://evil.example/api/v1/logs", NULL, types, 2, &ev, &nx2, &e), -1);
+	free(nx);
+	free(next);
+}
+END_TEST
+
+/* ---- event hook deliveries ---- */
+
+START_TEST(test_delivery_parse)
+{
+	static const char body[] =
+	    "{\"eventType\":\"com.okta.event_hook\",\"eventId\":\"env1\",\"data\":{\"events\":["
+	    "{\"uuid\":\"e1\",\"published\":\"2026-11-23T10:00:00.123Z\",\"eventType\":\"group.user_membership.add\","
+	    "\"target\":[{\"id\":\"00g1\",\"type\":\"UserGroup\",\"displayName\":\"admins\"},"
+	    "{\"id\":\"00u1\",\"type\":\"User\",\"alternateId\":\"a@b.example\"}]},"
+	    "{\"uuid\":\"e2\",\"published\":\"2026-11-23T10:00:01Z\",\"eventType\":\"USER.LIFECYCLE.SUSPEND\","
+	    "\"actor\":null,\"target\":null},"
+	    "{\"published\":\"2026-11-23T10:00:01Z\",\"eventType\":\"user.lifecycle.activate\"},"
+	    "{\"uuid\":\"e4\",\"published\":\"yesterday\",\"eventType\":\"user.lifecycle.activate\"},"
+	    "{\"uuid\":\"e5\",\"published\":\"2026-11-23T10:00:01+01:00\",\"eventType\":\"user.session.start\"}]}}";
+	json_t *root;
+	struct okta_event *ev;
+	size_t n;
+	struct err e = {0};
+	ck_assert_int_eq(okta_delivery_parse(body, sizeof body - 1, &root, &ev, &n, &e), 0);
+	ck_assert_uint_eq(n, 5);
+	/* targets found by type, not position */
+	ck_assert_int_eq(ev[0].kind, OE_MEMBERSHIP_ADD);
+	ck_assert_str_eq(ev[0].user_id, "00u1");
+	ck_assert_str_eq(ev[0].user_login, "a@b.example");
+	ck_assert_str_eq(ev[0].group_id, "00g1");
+	ck_assert_str_eq(ev[0].group_name, "admins");
+	ck_assert_str_eq(ev[0].problem, "");
+	/* null target tolerated; type matched case-insensitively */
+	ck_assert_int_eq(ev[1].kind, OE_USER_SUSPENDED);
+	ck_assert_ptr_null(ev[1].user_id);
+	ck_assert_str_eq(ev[1].problem, "");
+	ck_assert_ptr_nonnull(strstr(ev[2].problem, "uuid"));
+	ck_assert_ptr_nonnull(strstr(ev[3].problem, "published"));
+	ck_assert_int_eq(ev[4].kind, OE_OTHER);
+	ck_assert_str_eq(ev[4].problem, "");
+	free(ev);
+	json_decref(root);
+
+	static const struct {
+		const char *body, *msg;
+	} bad[] = {
+	    {"", "not valid JSON"},
+	    {"[1,2]", "not a JSON object"},
+	    {"{\"data\":{}}", "data.events"},
+	    {"{\"data\":{\"events\":{}}}", "data.events"},
+	    {"{\"data\":{\"events\":[]},\"data\":1}", "not valid JSON"}, /* duplicate keys refused */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct err be = {0};
+		ck_assert_int_eq(okta_delivery_parse(bad[i].body, strlen(bad[i].body), &root, &ev, &n, &be), -1);
+		ck_assert_msg(strstr(be.msg, bad[i].msg), "%s: %s", bad[i].body, be.msg);
+	}
+}
+END_TEST
+
+START_TEST(test_event_time_and_kinds)
+{
+	ck_assert(okta_time_valid("2026-11-23T10:00:00Z"));
+	ck_assert(okta_time_valid("2026-11-23T10:00:00.093Z"));
+	ck_assert(okta_time_valid("2026-11-23T10:00:00.093-05:00"));
+	ck_assert(!okta_time_valid("2026-11-23 10:00:00Z"));
+	ck_assert(!okta_time_valid("2026-13-23T10:00:00Z"));
+	ck_assert(!okta_time_valid("2026-11-23T10:00:00"));
+	ck_assert(!okta_time_valid("2026-11-23T10:00:00.Z"));
+	ck_assert(!okta_time_valid(NULL));
+	ck_assert_int_eq(okta_event_kind_of("user.lifecycle.reactivate"), OE_USER_ACTIVE);
+	ck_assert_int_eq(okta_event_kind_of("user.lifecycle.unsuspend"), OE_USER_ACTIVE);
+	ck_assert_int_eq(okta_event_kind_of("user.lifecycle.delete.initiated"), OE_USER_DEACTIVATED);
+	ck_assert_int_eq(okta_event_kind_of("user.account.update_profile"), OE_USER_PROFILE);
+	ck_assert_int_eq(okta_event_kind_of("group.lifecycle.delete"), OE_GROUP_DELETED);
+	ck_assert_int_eq(okta_event_kind_of("group.user_membership.remove"), OE_MEMBERSHIP_REMOVE);
+	ck_assert_int_eq(okta_event_kind_of(NULL), OE_OTHER);
+	for (size_t i = 0; okta_event_types[i]; i++)
+		ck_assert_int_ne(okta_event_kind_of(okta_event_types[i]), OE_OTHER);
+}
+END_TEST
+
 Suite *okta_suite(void)
 {
 	Suite *s = suite_create("okta");
@@ -1128,6 +1280,10 @@ Suite *okta_suite(void)
 	tcase_add_test(tc, test_members_transport_error_names_group);
 	tcase_add_test(tc, test_malformed_answers);
 	tcase_add_test(tc, test_client_new_errors);
+	tcase_add_test(tc, test_user_groups_pages);
+	tcase_add_test(tc, test_logs_page);
+	tcase_add_test(tc, test_delivery_parse);
+	tcase_add_test(tc, test_event_time_and_kinds);
 	suite_add_tcase(s, tc);
 
 	TCase *oa = tcase_create("oauth");
