@@ -214,6 +214,27 @@ check "dave becomes manager once Sentry recovers" wait_role dave.diaz@acme.examp
 eq "the event was retried" "$(sql "SELECT attempts > 0 FROM inbox WHERE subject = '$dave' ORDER BY id DESC LIMIT 1")" t
 curl -s -X DELETE "$SIM_URL/_sim/faults" >/dev/null
 
+# --- an email change: the new address is invited, the old member follows unmanaged: keep ------
+irene=$(uid_of irene.ito@acme.example)
+okta -X POST -H 'Content-Type: application/json' -d '{"profile":{"email":"irene.ito2@acme.example"}}' \
+	"$SIM_URL/api/v1/users/$irene" >/dev/null
+deliver "$(delivery "$(event user.account.update_profile "$irene" irene.ito@acme.example)")"
+check "the new email is invited" wait_role irene.ito2@acme.example member 10
+eq "the old member is kept (sync.unmanaged_members: keep)" "$(role_of irene.ito@acme.example)" member
+eq "the user was read from Okta" "$(sql "SELECT email FROM okta_users WHERE id = '$irene'")" irene.ito2@acme.example
+
+# --- a policy group deleted in Okta: its members leave the managed team ------------------------
+pay_g=$(gid_of team-payments)
+wendy_id=$(member_of wendy.wu@acme.example | jq -r .id)
+deliver "$(delivery "$(event group.lifecycle.delete "$pay_g" team-payments | jq -c --arg g "$pay_g" \
+	'.target = [{id: $g, type: "UserGroup", alternateId: "unknown", displayName: "team-payments"}]')")"
+on_team() { curl -s -H 'Authorization: Bearer sim-sentry-token' "$SIM_URL/api/0/teams/acme/payments/members/" |
+	jq --arg id "$wendy_id" '[.[] | select(.id == $id)] | length'; }
+ok=0
+for _ in $(seq 1 50); do [ "$(on_team)" = 0 ] && { ok=1; break; }; sleep 0.2; done
+eq "wendy left the payments team" "$ok" 1
+contains "the deletion is logged for the operator" "$(log_of b)" "an Okta group the policy uses was deleted"
+
 # --- metrics -------------------------------------------------------------------------------
 http GET "$URL/metrics"
 contains "received counter" "$BODY" 'sb_okta_events_total{result="received"}'
