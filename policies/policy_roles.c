@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *kind_names[] = {"invite", "set_role", "add_team", "remove_team", "remove_member"};
 
@@ -258,19 +259,51 @@ static int wants_team(const struct config *cfg, const struct policy_user *const 
 	return 0;
 }
 
-/* Distinct managed team slugs, in config order. */
-static size_t managed_teams(const struct config *cfg, const char **out)
+/* Distinct managed team slugs: config order, then the grants' teams. */
+static size_t managed_teams(const struct policy_input *in, const char **out)
 {
+	const struct config *cfg = in->cfg;
 	size_t n = 0;
-	for (size_t t = 0; t < cfg->n_teams; t++) {
+	for (size_t t = 0; t < cfg->n_teams + in->ngrant_teams; t++) {
+		const char *slug = t < cfg->n_teams ? cfg->teams[t].team : in->grant_teams[t - cfg->n_teams];
 		int seen = 0;
 		for (size_t k = 0; k < n; k++)
-			if (!strcmp(out[k], cfg->teams[t].team))
+			if (!strcmp(out[k], slug))
 				seen = 1;
 		if (!seen)
-			out[n++] = cfg->teams[t].team;
+			out[n++] = slug;
 	}
 	return n;
+}
+
+/* The highest role an active grant gives email (and its reason), or 0. */
+static int grant_role(const struct policy_input *in, const char *email, enum config_role *role, const char **why)
+{
+	int found = 0;
+	for (size_t i = 0; i < in->ngrants; i++) {
+		const struct policy_grant *g = &in->grants[i];
+		if (!g->is_role || !g->email || strcasecmp(g->email, email) || g->role == CONFIG_ROLE_OWNER)
+			continue;
+		if (!found || g->role > *role) {
+			*role = g->role;
+			*why = g->reason;
+			found = 1;
+		}
+	}
+	return found;
+}
+
+/* Whether an active grant puts email on team (and its reason). */
+static int grant_team(const struct policy_input *in, const char *email, const char *team, const char **why)
+{
+	for (size_t i = 0; i < in->ngrants; i++) {
+		const struct policy_grant *g = &in->grants[i];
+		if (!g->is_role && g->email && g->team && !strcasecmp(g->email, email) && !strcmp(g->team, team)) {
+			*why = g->reason;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static int change_cmp(const void *a, const void *b)
@@ -309,7 +342,7 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 
 	uidx = calloc(in->nusers + 1, sizeof *uidx);
 	midx = calloc(in->nmembers + 1, sizeof *midx);
-	teams = calloc(cfg->n_teams + 1, sizeof *teams);
+	teams = calloc(cfg->n_teams + in->ngrant_teams + 1, sizeof *teams);
 	group_users = calloc(in->nusers + 1, sizeof *group_users);
 	if (!uidx || !midx || !teams || !group_users)
 		goto out;
@@ -338,7 +371,7 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 	}
 	qsort(uidx, nu, sizeof *uidx, ent_cmp);
 	qsort(midx, nm, sizeof *midx, ent_cmp);
-	size_t nteams = managed_teams(cfg, teams);
+	size_t nteams = managed_teams(in, teams);
 
 	/* Warn about duplicate emails on either side. */
 	for (size_t i = 1; i < nu; i++)
@@ -419,7 +452,15 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 			continue;
 		}
 
-		/* Entitled: the role. */
+		/* Entitled: the role, raised by an active grant. */
+		enum config_role grole = CONFIG_ROLE_MEMBER;
+		const char *gwhy = NULL;
+		if (grant_role(in, email, &grole, &gwhy) && grole > d.role) {
+			d.role = grole;
+			d.mapped = true;
+		} else {
+			gwhy = NULL;
+		}
 		if (!m->role_known) {
 			add_note(&b, &out->warnings, &out->nwarnings,
 				 xprintf("member %s has a role this bridge does not manage; role left alone", email));
@@ -428,7 +469,7 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 		} else if (m->role == CONFIG_ROLE_ADMIN && !d.mapped) {
 			/* the retired admin role is kept unless a mapping says otherwise */
 		} else if (m->role != d.role) {
-			char *why = d.role_group ? xprintf("%sgroup %s maps to %s",
+			char *why = gwhy ? xprintf("%s", gwhy) : d.role_group ? xprintf("%sgroup %s maps to %s",
 							   m->role == CONFIG_ROLE_OWNER ? "owner is reserved to roles.owners; " : "",
 							   d.role_group, role_name(d.role))
 						 : xprintf("%sdefault_role %s (no mapping matches; in %s)",
@@ -450,19 +491,23 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 		 * as team members, so their teams (set at invite time) are left
 		 * until they accept. */
 		for (size_t t = 0; t < nteams && !m->pending; t++) {
-			const char *via = NULL;
+			const char *via = NULL, *gvia = NULL;
 			int want = wants_team(cfg, group_users, nus, teams[t], &via);
+			if (!want)
+				want = grant_team(in, email, teams[t], &gvia);
 			int have = strs_has(m->teams, m->nteams, teams[t]);
 			if (want && !have) {
 				struct policy_change *c =
 					add_change(&b, PC_ADD_TEAM, email, m->id, d.okta_id,
-						   xprintf("group %s maps to team %s", via, teams[t]));
+						   gvia ? xprintf("%s", gvia) : xprintf("group %s maps to team %s", via, teams[t]));
 				if (c && !(c->team = strdup(teams[t])))
 					b.oom = 1;
 			} else if (!want && have && !listed_owner) {
 				struct policy_change *c =
 					add_change(&b, PC_REMOVE_TEAM, email, m->id, d.okta_id,
-						   xprintf("in no group mapped to team %s", teams[t]));
+						   xprintf(cfg->access_requests.enabled ? "in no group mapped to team %s and no active grant"
+										      : "in no group mapped to team %s",
+							   teams[t]));
 				if (c && !(c->team = strdup(teams[t])))
 					b.oom = 1;
 			}

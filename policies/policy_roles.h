@@ -58,6 +58,17 @@ struct policy_group_count {
 	long current;
 };
 
+/* An active access grant (issue 9): raises the holder's role or adds a
+ * team on top of what their groups give, while the holder is entitled
+ * (ACTIVE and in scope). */
+struct policy_grant {
+	const char *email;        /* the holder */
+	bool is_role;
+	enum config_role role;    /* is_role: never owner (refused when requested) */
+	const char *team;         /* !is_role: a team slug */
+	const char *reason;       /* e.g. "grant #42 until 18:00Z, approved by x@y" */
+};
+
 struct policy_input {
 	const struct policy_user *users;
 	size_t nusers;
@@ -66,6 +77,11 @@ struct policy_input {
 	const struct policy_group_count *group_counts;
 	size_t ngroup_counts;
 	const struct config *cfg; /* roles, teams, sync */
+	const struct policy_grant *grants; /* active grants */
+	size_t ngrants;
+	const char *const *grant_teams; /* teams managed because of grants (active or recently
+					   ended), so an ended grant's team is taken back */
+	size_t ngrant_teams;
 	bool skip_guards;         /* a few users only (the event path): the whole-organisation
 				     guards do not apply; the caller bounds removals and demotions */
 };

@@ -217,6 +217,61 @@ START_TEST(teams_follow_groups)
 }
 END_TEST
 
+/* Access grants (issue 9): the highest of the group role and the active
+ * grants, the union of teams, grants ignored for people not entitled, an
+ * ended grant's team taken back, owner never granted. */
+START_TEST(grants_raise_roles_and_add_teams)
+{
+	struct config *c = cfg_with("keep", "50%", "50%");
+	struct policy_user u[] = {
+	    U("00u1", "a@acme.example", true, "sentry-users"),
+	    U("00u2", "b@acme.example", true, "sentry-users", "sentry-admins"),
+	    U("00u3", "c@acme.example", false, "sentry-users"), /* suspended: grants do not help */
+	    U("00u4", "d@acme.example", true, "sentry-users"),
+	    U("00u5", "e@acme.example", true, "sentry-users"),
+	};
+	struct policy_member m[] = {
+	    M("1", "a@acme.example", CONFIG_ROLE_MEMBER),
+	    M("2", "b@acme.example", CONFIG_ROLE_MANAGER),
+	    M("3", "c@acme.example", CONFIG_ROLE_MEMBER),
+	    M("4", "d@acme.example", CONFIG_ROLE_MEMBER, "incident-42"), /* its grant ended */
+	    M("5", "e@acme.example", CONFIG_ROLE_MEMBER),
+	};
+	struct policy_grant g[] = {
+	    {.email = "A@acme.example", .is_role = true, .role = CONFIG_ROLE_MANAGER, .reason = "grant #1 until 18:00Z"},
+	    {.email = "a@acme.example", .is_role = false, .team = "incident-42", .reason = "grant #2 until 18:00Z"},
+	    {.email = "b@acme.example", .is_role = true, .role = CONFIG_ROLE_MEMBER, .reason = "grant #3"},
+	    {.email = "c@acme.example", .is_role = true, .role = CONFIG_ROLE_MANAGER, .reason = "grant #4"},
+	    {.email = "e@acme.example", .is_role = true, .role = CONFIG_ROLE_OWNER, .reason = "grant #5"},
+	};
+	const char *gteams[] = {"incident-42"};
+	struct policy_input in = {.users = u, .nusers = 5, .members = m, .nmembers = 5, .cfg = c, .grants = g,
+				  .ngrants = 5, .grant_teams = gteams, .ngrant_teams = 1};
+	struct policy_plan p;
+	ck_assert_int_eq(policy_plan_compute(&in, &p), 0);
+	char *s = render(&p);
+	ck_assert_str_eq(s, "set_role a@acme.example member->manager;"
+			    "add_team a@acme.example incident-42;"
+			    "remove_team d@acme.example incident-42;"
+			    "remove_member c@acme.example;");
+	ck_assert_str_eq(p.changes[0].reason, "grant #1 until 18:00Z");
+	ck_assert_str_eq(p.changes[1].reason, "grant #2 until 18:00Z");
+	free(s);
+	policy_plan_free(&p);
+	/* Without the grants the group role comes back: the grant's end is a demotion. */
+	in.grants = NULL;
+	in.ngrants = 0;
+	m[0].role = CONFIG_ROLE_MANAGER;
+	ck_assert_int_eq(policy_plan_compute(&in, &p), 0);
+	s = render(&p);
+	ck_assert_ptr_nonnull(strstr(s, "set_role a@acme.example manager->member;"));
+	ck_assert_int_eq(p.demotions, 1);
+	free(s);
+	policy_plan_free(&p);
+	config_free(c);
+}
+END_TEST
+
 START_TEST(no_drift_no_changes)
 {
 	struct config *c = cfg_with("remove", "5%", "5%");
@@ -348,6 +403,7 @@ Suite *policy_suite(void)
 	tcase_add_test(tc, owners_protected_and_retired_admin);
 	tcase_add_test(tc, unmanaged_modes);
 	tcase_add_test(tc, teams_follow_groups);
+	tcase_add_test(tc, grants_raise_roles_and_add_teams);
 	tcase_add_test(tc, no_drift_no_changes);
 	tcase_add_test(tc, guards_refuse);
 	tcase_add_test(tc, last_owner_guard);

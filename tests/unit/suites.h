@@ -18,5 +18,6 @@ Suite *jobs_suite(void);
 Suite *policy_suite(void);
 Suite *sentry_suite(void);
 Suite *okta_suite(void);
+Suite *access_suite(void);
 
 #endif

@@ -1,0 +1,160 @@
+/*
+ * check_access.c: the rules of access requests (policies/policy_access.c),
+ * table-driven: one config, many requests and approvals.
+ */
+#include "config.h"
+#include "policies/policy_access.h"
+#include "suites.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char YAML[] =
+    "sentry: { base_url: \"https://sentry.example\", organization: acme, token_env: SB_TEST_ACCESS_TOKEN }\n"
+    "roles:\n"
+    "  access_groups: [sentry-users]\n"
+    "access_requests:\n"
+    "  enabled: true\n"
+    "  max_role: manager\n"
+    "  requestable_teams: [observability, payments]\n"
+    "  default_duration: 8h\n"
+    "  max_duration: 7d\n"
+    "  require_reason: true\n"
+    "  approvers:\n"
+    "    - { kind: role, groups: [sentry-approvers], approvals: 2 }\n"
+    "    - { kind: team, teams: [payments], groups: [payments-leads] }\n"
+    "    - { kind: team, groups: [sentry-approvers] }\n"
+    "  auto_approve:\n"
+    "    - { kind: team, groups: [oncall], teams: [observability], max_duration: 1d }\n";
+
+static struct config *load(void)
+{
+	setenv("SB_TEST_ACCESS_TOKEN", "t0k3n", 1);
+	struct config *c = NULL;
+	struct config_errors e = {0};
+	int rc = config_from_string(YAML, "access.yaml", &c, &e);
+	ck_assert_msg(rc == 0, "config: %s", e.n ? e.msgs[0] : "?");
+	config_errors_free(&e);
+	return c;
+}
+
+#define P(email_, ...) \
+	{.email = email_, .groups = (const char *const[]){__VA_ARGS__}, \
+	 .ngroups = sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *)}
+#define H (3600LL * 1000)
+
+START_TEST(request_rules_table)
+{
+	struct config *c = load();
+	struct access_person user = P("u@acme.example", "sentry-users");
+	struct access_person oncall = P("o@acme.example", "sentry-users", "oncall");
+	struct access_person outsider = P("x@acme.example", "contractors");
+	static const struct {
+		const char *name;
+		int who; /* 0 user, 1 oncall, 2 outsider */
+		struct access_ask ask;
+		const char *field; /* NULL: accepted */
+		int auto_ok, rule, approvals;
+		long long duration;
+	} t[] = {
+	    {"manager for 8h", 0, {.kind = CONFIG_REQUEST_ROLE, .role = CONFIG_ROLE_MANAGER, .duration_ms = 8 * H, .reason = "INC-1"}, NULL, 0, 0, 2, 8 * H},
+	    {"default duration", 0, {.kind = CONFIG_REQUEST_ROLE, .role = CONFIG_ROLE_MANAGER, .reason = "x"}, NULL, 0, 0, 2, 8 * H},
+	    {"owner refused", 0, {.kind = CONFIG_REQUEST_ROLE, .role = CONFIG_ROLE_OWNER, .reason = "x"}, "role", 0, -1, 0, 0},
+	    {"retired admin refused", 0, {.kind = CONFIG_REQUEST_ROLE, .role = CONFIG_ROLE_ADMIN, .reason = "x"}, "role", 0, -1, 0, 0},
+	    {"zero duration is default", 0, {.kind = CONFIG_REQUEST_ROLE, .role = CONFIG_ROLE_MEMBER, .duration_ms = 0, .reason = "x"}, NULL, 0, 0, 2, 8 * H},
+	    {"negative duration", 0, {.kind = CONFIG_REQUEST_ROLE, .role = CONFIG_ROLE_MANAGER, .duration_ms = -5, .reason = "x"}, "duration", 0, -1, 0, 0},
+	    {"over max duration", 0, {.kind = CONFIG_REQUEST_ROLE, .role = CONFIG_ROLE_MANAGER, .duration_ms = 8 * 24 * H, .reason = "x"}, "duration", 0, -1, 0, 0},
+	    {"reason required", 0, {.kind = CONFIG_REQUEST_ROLE, .role = CONFIG_ROLE_MANAGER, .reason = "  "}, "reason", 0, -1, 0, 0},
+	    {"outsider refused", 2, {.kind = CONFIG_REQUEST_ROLE, .role = CONFIG_ROLE_MANAGER, .reason = "x"}, "requester", 0, -1, 0, 0},
+	    {"team not requestable", 0, {.kind = CONFIG_REQUEST_TEAM, .team = "secret", .team_exists = true, .reason = "x"}, "team", 0, -1, 0, 0},
+	    {"team missing in Sentry", 0, {.kind = CONFIG_REQUEST_TEAM, .team = "payments", .team_exists = false, .reason = "x"}, "team", 0, -1, 0, 0},
+	    {"payments: its own approvers", 0, {.kind = CONFIG_REQUEST_TEAM, .team = "payments", .team_exists = true, .reason = "x"}, NULL, 0, 1, 1, 8 * H},
+	    {"observability: generic approvers", 0, {.kind = CONFIG_REQUEST_TEAM, .team = "observability", .team_exists = true, .reason = "x"}, NULL, 0, 2, 1, 8 * H},
+	    {"oncall auto-approved", 1, {.kind = CONFIG_REQUEST_TEAM, .team = "observability", .team_exists = true, .duration_ms = 12 * H, .reason = "x"}, NULL, 1, -1, 0, 12 * H},
+	    {"oncall beyond auto max", 1, {.kind = CONFIG_REQUEST_TEAM, .team = "observability", .team_exists = true, .duration_ms = 2 * 24 * H, .reason = "x"}, NULL, 0, 2, 1, 2 * 24 * H},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		const struct access_person *who = t[i].who == 0 ? &user : t[i].who == 1 ? &oncall : &outsider;
+		struct access_verdict v;
+		policy_access_check(c, who, &t[i].ask, &v);
+		if (t[i].field) {
+			ck_assert_msg(!v.ok, "%s: accepted", t[i].name);
+			ck_assert_msg(v.field && !strcmp(v.field, t[i].field), "%s: field %s (%s)", t[i].name,
+				      v.field ? v.field : "-", v.problem);
+			ck_assert_msg(v.problem[0], "%s: no problem text", t[i].name);
+		} else {
+			ck_assert_msg(v.ok, "%s: refused: %s", t[i].name, v.problem);
+			ck_assert_msg(v.auto_approved == (bool)t[i].auto_ok, "%s: auto", t[i].name);
+			ck_assert_msg(v.approver_rule == t[i].rule, "%s: rule %d", t[i].name, v.approver_rule);
+			ck_assert_msg(v.approvals_needed == t[i].approvals, "%s: approvals %d", t[i].name, v.approvals_needed);
+			ck_assert_msg(v.duration_ms == t[i].duration, "%s: duration %lld", t[i].name, (long long)v.duration_ms);
+		}
+	}
+	config_free(c);
+}
+END_TEST
+
+START_TEST(approval_rules)
+{
+	struct config *c = load();
+	struct access_ask ask = {.kind = CONFIG_REQUEST_ROLE, .role = CONFIG_ROLE_MANAGER, .reason = "x"};
+	struct access_person a1 = P("a1@acme.example", "sentry-approvers");
+	struct access_person a2 = P("A2@acme.example", "sentry-approvers", "sentry-users");
+	struct access_person self = P("u@acme.example", "sentry-approvers");
+	struct access_person lead = P("lead@acme.example", "payments-leads");
+	struct access_approval_verdict v;
+	/* self-approval */
+	policy_access_can_approve(c, &ask, "U@acme.example", 0, 2, NULL, 0, &self, &v);
+	ck_assert(!v.ok);
+	ck_assert_ptr_nonnull(strstr(v.problem, "own request"));
+	/* outside the approver group */
+	policy_access_can_approve(c, &ask, "u@acme.example", 0, 2, NULL, 0, &lead, &v);
+	ck_assert(!v.ok);
+	ck_assert_ptr_nonnull(strstr(v.problem, "not an approver"));
+	/* first of two approvals */
+	policy_access_can_approve(c, &ask, "u@acme.example", 0, 2, NULL, 0, &a1, &v);
+	ck_assert(v.ok && !v.complete);
+	/* the same person again */
+	const char *by[] = {"a1@acme.example"};
+	policy_access_can_approve(c, &ask, "u@acme.example", 0, 2, by, 1, &a1, &v);
+	ck_assert(!v.ok);
+	ck_assert_ptr_nonnull(strstr(v.problem, "already approved"));
+	/* a second, distinct approver completes it */
+	policy_access_can_approve(c, &ask, "u@acme.example", 0, 2, by, 1, &a2, &v);
+	ck_assert(v.ok && v.complete);
+	/* a team lead approves the payments rule, not the role rule */
+	ck_assert(policy_access_is_approver(c, 1, &lead));
+	ck_assert(!policy_access_is_approver(c, 0, &lead));
+	ck_assert(!policy_access_is_approver(c, 7, &a1));
+	config_free(c);
+}
+END_TEST
+
+START_TEST(disabled_refuses)
+{
+	struct config *c = NULL;
+	struct config_errors e = {0};
+	ck_assert_int_eq(config_from_string("roles: { access_groups: [g] }\n", "x.yaml", &c, &e), 0);
+	config_errors_free(&e);
+	struct access_person p = P("u@acme.example", "g");
+	struct access_ask ask = {.kind = CONFIG_REQUEST_ROLE, .role = CONFIG_ROLE_MEMBER, .reason = "x"};
+	struct access_verdict v;
+	policy_access_check(c, &p, &ask, &v);
+	ck_assert(!v.ok);
+	ck_assert_ptr_nonnull(strstr(v.problem, "not enabled"));
+	config_free(c);
+}
+END_TEST
+
+Suite *access_suite(void)
+{
+	Suite *s = suite_create("access");
+	TCase *tc = tcase_create("rules");
+	tcase_add_test(tc, request_rules_table);
+	tcase_add_test(tc, approval_rules);
+	tcase_add_test(tc, disabled_refuses);
+	suite_add_tcase(s, tc);
+	return s;
+}
