@@ -4,6 +4,7 @@
  */
 #include "api.h"
 
+#include "access.h"
 #include "audit.h"
 #include "clock.h"
 #include "db.h"
@@ -457,6 +458,7 @@ int api_register(struct app *a)
 	rc |= router_add(r, "POST", "/api/v1/sync", h_sync_start, NULL);
 	rc |= router_add(r, "GET", "/api/v1/sync/runs", h_sync_runs, NULL);
 	rc |= router_add(r, "GET", "/api/v1/sync/runs/{id}", h_sync_run, NULL);
+	rc |= access_routes(r);
 	return rc ? -1 : 0;
 }
 

@@ -18,6 +18,7 @@
 #include "migrate.h"
 #include "router.h"
 #include "scheduler.h"
+#include "access.h"
 #include "okta_hooks.h"
 #include "sync.h"
 
@@ -180,8 +181,8 @@ int app_serve(const struct config *cfg, struct logger *lg)
 		goto out;
 	if (sched_add(a->sched, "cleanup", 3600 * 1000, task_cleanup, NULL))
 		goto out;
-	if (sync_register(&a->ctx, a->jobs, a->sched)) {
-		log_error(lg, "main", NULL, "cannot register the reconcile job", NULL);
+	if (sync_register(&a->ctx, a->jobs, a->sched) || access_register(&a->ctx, a->jobs, a->sched)) {
+		log_error(lg, "main", NULL, "cannot register the reconcile and access jobs", NULL);
 		goto out;
 	}
 	a->okta_hooks = okta_hooks_new(a, conninfo);
@@ -286,6 +287,46 @@ out:
 		log_error(lg, "migrate", NULL, "migration failed", "error", e.msg, NULL);
 	PQfinish(c);
 	return code;
+}
+
+int app_cli_open(const struct config *cfg, struct logger *lg, struct ctx *ctx, const char *module)
+{
+	struct err e;
+	err_clear(&e);
+	memset(ctx, 0, sizeof *ctx);
+	char *conninfo = app_conninfo(cfg, &e);
+	if (!conninfo) {
+		log_error(lg, module, NULL, "no database", "error", e.msg, NULL);
+		return EXIT_CONFIG;
+	}
+	ctx->log = lg;
+	ctx->cfg = cfg;
+	ctx->request_id = "cli";
+	ctx->metrics = metrics_new();
+	ctx->db = db_pool_new(conninfo, 2, cfg->database.connect_timeout_ms, lg);
+	free(conninfo);
+	PGconn *c = ctx->metrics && ctx->db ? db_acquire(ctx->db, 5000, &e) : NULL;
+	if (!c) {
+		log_error(lg, module, NULL, "cannot reach the database", "error", e.msg[0] ? e.msg : "out of memory", NULL);
+		app_cli_close(ctx);
+		return EXIT_DATABASE;
+	}
+	int mrc = migrate_apply(c, NULL, &e);
+	db_release(ctx->db, c);
+	if (mrc) {
+		log_error(lg, module, NULL, "migrations failed", "error", e.msg, NULL);
+		app_cli_close(ctx);
+		return EXIT_DATABASE;
+	}
+	return 0;
+}
+
+void app_cli_close(struct ctx *ctx)
+{
+	db_pool_free(ctx->db);
+	metrics_free(ctx->metrics);
+	ctx->db = NULL;
+	ctx->metrics = NULL;
 }
 
 int app_sync(const struct config *cfg, struct logger *lg, int dry_run, int json_out)

@@ -55,6 +55,12 @@ int app_serve(const struct config *cfg, struct logger *lg);
 /* Apply migrations (or with status_only, report them). Returns an exit code. */
 int app_migrate(const struct config *cfg, struct logger *lg, int status_only);
 
+/* For CLI commands that work on the database: a ctx with a small pool and
+ * metrics, the schema migrated. Returns 0 or an exit code (then nothing to
+ * close). Close with app_cli_close(). */
+int app_cli_open(const struct config *cfg, struct logger *lg, struct ctx *ctx, const char *module);
+void app_cli_close(struct ctx *ctx);
+
 /* One reconcile from the command line (`sentry-bridge sync`). Returns an exit code. */
 int app_sync(const struct config *cfg, struct logger *lg, int dry_run, int json_out);
 

@@ -7,6 +7,7 @@
  * app.h and docs/operations.md.
  */
 #include "app.h"
+#include "cli.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
@@ -28,6 +29,7 @@ static const char *usage_main =
 	"  sync           reconcile Okta groups against Sentry once (--dry-run, --output json)\n"
 	"  migrate        apply database migrations (--status to only report)\n"
 	"  check-config   validate the configuration and print it with secrets redacted\n"
+	"  access         time-bound access: list, grant, revoke\n"
 	"  version        print the version\n"
 	"\n"
 	"Global options:\n"
@@ -158,6 +160,7 @@ int main(int argc, char **argv)
 			    : !strcmp(cmd, "migrate") ? usage_migrate
 			    : !strcmp(cmd, "check-config") ? usage_check
 			    : !strcmp(cmd, "version") ? usage_version
+			    : !strcmp(cmd, "access") ? cli_access_usage()
 						      : NULL;
 	if (!usage) {
 		fprintf(stderr, "sentry-bridge: unknown command \"%s\"\n\n%s", cmd, usage_main);
@@ -174,7 +177,7 @@ int main(int argc, char **argv)
 
 	/* Command options. */
 	int dry_run = 0, status_only = 0, json_out = 0;
-	for (int k = 0; k < cargc; k++) {
+	for (int k = 0; k < cargc && strcmp(cmd, "access"); k++) {
 		const char *a = cargv[k];
 		if (!strcmp(cmd, "sync") && !strcmp(a, "--dry-run")) {
 			dry_run = 1;
@@ -232,6 +235,8 @@ int main(int argc, char **argv)
 		code = app_serve(cfg, lg);
 	} else if (!strcmp(cmd, "sync")) {
 		code = app_sync(cfg, lg, dry_run, json_out);
+	} else if (!strcmp(cmd, "access")) {
+		code = cli_access(cfg, lg, cargc, cargv);
 	}
 	httpc_global_cleanup();
 	logger_free(lg);

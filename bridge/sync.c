@@ -17,6 +17,7 @@
  */
 #include "sync.h"
 
+#include "access.h"
 #include "audit.h"
 #include "clock.h"
 #include "config.h"
@@ -868,6 +869,7 @@ int sync_run(struct ctx *ctx, const struct sync_opts *o, struct sync_report *rep
 	rep->dry_run = o->dry_run;
 	int64_t t0 = clock_mono_ms();
 	struct snapshot snap = {0};
+	struct access_grants grants = {0};
 	struct okta_client *oc = NULL;
 	struct sentry_client *sc = NULL;
 	struct err re;
@@ -903,9 +905,12 @@ int sync_run(struct ctx *ctx, const struct sync_opts *o, struct sync_report *rep
 	rep->okta_users = snap.nusers;
 	rep->sentry_members = snap.nmembers;
 
+	if (access_grants_load(c, &grants, &re))
+		goto failed;
 	struct policy_input in = {.users = snap.users, .nusers = snap.nusers, .members = snap.pmembers,
 				  .nmembers = snap.nmembers, .group_counts = snap.counts, .ngroup_counts = snap.ncounts,
-				  .cfg = ctx->cfg};
+				  .cfg = ctx->cfg, .grants = grants.v, .ngrants = grants.n, .grant_teams = grants.teams,
+				  .ngrant_teams = grants.nteams};
 	if (policy_plan_compute(&in, &rep->plan)) {
 		err_set(&re, -1, "out of memory computing the plan");
 		goto failed;
@@ -989,6 +994,7 @@ out:
 	if (rep->status != SYNC_BUSY)
 		metrics_observe(ctx->metrics, "sb_sync_duration_seconds", (double)rep->duration_ms / 1000.0, NULL);
 	snapshot_free(&snap);
+	access_grants_free(&grants);
 	okta_client_free(oc);
 	sentry_client_free(sc);
 	if (locked) {
@@ -1304,17 +1310,19 @@ int sync_users(struct ctx *ctx, PGconn *c, struct sentry_client *sc, const struc
 	       struct sync_report *rep, struct err *e)
 {
 	memset(rep, 0, sizeof *rep);
-	rep->actor = "okta-event";
+	rep->actor = in->actor ? in->actor : "okta-event";
 	int64_t t0 = clock_mono_ms();
 	const struct config *cfg = ctx->cfg;
 	struct mirror_view v;
+	struct access_grants grants = {0};
 	int rc = -1;
-	if (mirror_view_load(c, in, &v, e))
+	if (mirror_view_load(c, in, &v, e) || access_grants_load(c, &grants, e))
 		goto out;
 	rep->okta_users = v.nusers;
 	rep->sentry_members = v.nmembers;
 	struct policy_input pin = {.users = v.users, .nusers = v.nusers, .members = v.members,
-				   .nmembers = v.nmembers, .cfg = cfg, .skip_guards = true};
+				   .nmembers = v.nmembers, .cfg = cfg, .skip_guards = true, .grants = grants.v,
+				   .ngrants = grants.n, .grant_teams = grants.teams, .ngrant_teams = grants.nteams};
 	if (policy_plan_compute(&pin, &rep->plan)) {
 		err_set(e, -1, "out of memory computing the plan");
 		goto out;
@@ -1361,7 +1369,7 @@ int sync_users(struct ctx *ctx, PGconn *c, struct sentry_client *sc, const struc
 		rep->cstatus[i] = SCS_REFUSED;
 		rep->cerror[i] = strdup(why);
 	}
-	struct sync_opts o = {.trigger = "event"};
+	struct sync_opts o = {.trigger = in->trigger ? in->trigger : "event"};
 	if (open_run(c, ctx, &o, &rep->run_id, e) || record_plan(c, rep, e))
 		goto out;
 	apply_plan(ctx, sc, rep, NULL);
@@ -1371,7 +1379,7 @@ int sync_users(struct ctx *ctx, PGconn *c, struct sentry_client *sc, const struc
 		if (rep->cstatus[i] != SCS_REFUSED)
 			continue;
 		const struct policy_change *ch = &rep->plan.changes[i];
-		struct audit_entry ae = {.actor = "okta-event", .action = "sync.refused", .target = ch->email,
+		struct audit_entry ae = {.actor = rep->actor, .action = "sync.refused", .target = ch->email,
 					 .reason = rep->cerror[i], .run_id = rep->run_id, .request_id = ctx->request_id};
 		if (audit_write(c, &ae, e))
 			goto out;
@@ -1395,6 +1403,7 @@ out:
 	}
 	rep->duration_ms = clock_mono_ms() - t0;
 	mirror_view_free(&v);
+	access_grants_free(&grants);
 	return rc;
 }
 

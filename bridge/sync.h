@@ -90,6 +90,8 @@ struct sync_users_in {
 	size_t n;
 	const char *const *emails;      /* more Sentry emails to look at (an old email after a change) */
 	size_t nemails;
+	const char *trigger;            /* sync_runs.trigger: "event" (default) or "access" */
+	const char *actor;              /* audit actor: "okta-event" (default) or "access" */
 };
 
 struct sentry_client;

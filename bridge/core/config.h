@@ -478,6 +478,10 @@ void config_for_each_key_info(void (*fn)(const struct config_key_info *k, void *
 /* The YAML name of a role ("member", "admin", "manager", "owner"). */
 const char *config_role_name(enum config_role r);
 
+/* Parse a duration as the config writes it ("90s", "8h", "7d", "1h30m").
+ * 0 or -1 when malformed. */
+int config_parse_duration(const char *s, int64_t *out);
+
 /* The YAML name of a team role ("contributor", "admin"). */
 const char *config_team_role_name(enum config_team_role r);
 

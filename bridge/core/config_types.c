@@ -796,3 +796,8 @@ const char *config_team_role_name(enum config_team_role r)
 {
 	return (unsigned)r <= CONFIG_TEAM_ROLE_ADMIN ? cfg_team_role_values[r] : "?";
 }
+
+int config_parse_duration(const char *s, int64_t *out)
+{
+	return s ? cfg_parse_duration(s, out) : -1;
+}

@@ -18,6 +18,11 @@ int migrate_latest(void)
 	return v;
 }
 
+int migrate_count(void)
+{
+	return (int)sb_migrations_count;
+}
+
 static int exec_ok(PGconn *conn, const char *sql, struct err *e)
 {
 	PGresult *r = PQexec(conn, sql);
@@ -56,6 +61,7 @@ int migrate_current(PGconn *conn, int *version, struct err *e)
 int migrate_apply(PGconn *conn, int *applied, struct err *e)
 {
 	int rc = -1, n = 0, locked = 0;
+	PGresult *done = NULL;
 	if (applied)
 		*applied = 0;
 	if (exec_ok(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", e))
@@ -68,12 +74,19 @@ int migrate_apply(PGconn *conn, int *applied, struct err *e)
 		    " applied_at timestamptz NOT NULL DEFAULT now())",
 		    e))
 		goto out;
-	int current = 0;
-	if (migrate_current(conn, &current, e))
+	/* Apply every migration not recorded yet, in order: one that landed
+	 * with a lower number after a higher one still gets applied. */
+	done = PQexec(conn, "SELECT version FROM schema_migrations");
+	if (PQresultStatus(done) != PGRES_TUPLES_OK) {
+		err_set(e, -1, "reading schema_migrations: %s", PQresultErrorMessage(done));
 		goto out;
+	}
 	for (unsigned i = 0; i < sb_migrations_count; i++) {
 		const struct migration *m = &sb_migrations[i];
-		if (m->version <= current)
+		int seen = 0;
+		for (int k = 0; k < PQntuples(done) && !seen; k++)
+			seen = atoi(PQgetvalue(done, k, 0)) == m->version;
+		if (seen)
 			continue;
 		if (exec_ok(conn, "BEGIN", e))
 			goto out;
@@ -103,6 +116,7 @@ int migrate_apply(PGconn *conn, int *applied, struct err *e)
 	}
 	rc = 0;
 out:
+	PQclear(done);
 	if (locked)
 		exec_ok(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", NULL);
 	if (applied)

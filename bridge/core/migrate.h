@@ -25,6 +25,9 @@ extern const unsigned sb_migrations_count;
 /* The newest version compiled in. */
 int migrate_latest(void);
 
+/* How many migrations this build carries (numbers may have gaps). */
+int migrate_count(void);
+
 /* Apply every missing migration on conn. *applied (may be NULL) gets the
  * number applied now. Returns 0, or -1 with e filled (the failing migration
  * is rolled back; earlier ones stay). A database newer than the binary is

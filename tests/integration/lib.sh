@@ -14,8 +14,10 @@ T=$(mktemp -d "${SB_TEST_WORK:-/tmp}/it.XXXXXX")
 chmod 755 "$T"
 FAILS=0
 PASSES=0
-# The schema version this build carries: one migration per file.
-LATEST=$(ls "${SB_SRCDIR:-.}"/bridge/migrations/*.sql | wc -l)
+# The schema version this build carries (the highest NNN_ prefix; numbers
+# may have gaps while work lands in parallel) and how many migrations it has.
+LATEST=$(ls "${SB_SRCDIR:-.}"/bridge/migrations/*.sql | sed -E 's|.*/0*([0-9]+)_[^/]*$|\1|' | sort -n | tail -n 1)
+NMIGRATIONS=$(ls "${SB_SRCDIR:-.}"/bridge/migrations/*.sql | wc -l)
 TEST_NAME=$(basename "$0" .sh)
 
 _cleanup() {
