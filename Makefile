@@ -38,7 +38,7 @@ ifeq ($(filter clean distclean help,$(MAKECMDGOALS)),)
 -include build/flags.mk
 endif
 
-.PHONY: all deps run check unit integration bench bench-hooks bench-sync install clean distclean valgrind fuzz format help
+.PHONY: all deps run check unit integration bench bench-access bench-hooks bench-sync install clean distclean valgrind fuzz format help
 .DEFAULT_GOAL := all
 
 all: build/release/sentry-bridge build/release/sentry-bridge-sim
@@ -154,6 +154,12 @@ bench:
 	tests/bench/run.sh
 	tests/bench/sync.sh
 	tests/bench/hooks.sh
+	tests/bench/access.sh
+
+bench-access:
+	@scripts/deps.sh check
+	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
+	tests/bench/access.sh
 
 bench-hooks:
 	@scripts/deps.sh check

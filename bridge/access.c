@@ -558,7 +558,9 @@ out:
 
 /* ---- applying and expiring ---------------------------------------------- */
 
-int access_apply_person(struct ctx *ctx, const char *email, struct err *e)
+/* Reconcile people (by email) under the reconcile lock, waiting up to
+ * wait_ms for a running reconcile. 0, 1 still busy, -1 with e. */
+static int apply_people(struct ctx *ctx, const char *const *emails, size_t ne, int64_t wait_ms, struct err *e)
 {
 	PGconn *c = db_acquire(ctx->db, 5000, e);
 	if (!c)
@@ -566,43 +568,51 @@ int access_apply_person(struct ctx *ctx, const char *email, struct err *e)
 	int rc = -1, locked = 0;
 	struct sentry_client *sc = NULL;
 	PGresult *r = NULL;
-	int lk = sync_lock_try(c, e);
-	if (lk < 0)
-		goto out;
-	if (!lk) {
-		rc = 1;
-		goto out;
+	const char **ids = NULL, **uemails = NULL;
+	json_t *ja = json_array();
+	char *jt = NULL;
+	for (int64_t waited = 0;; waited += 100) {
+		int lk = sync_lock_try(c, e);
+		if (lk < 0)
+			goto out;
+		if (lk)
+			break;
+		if (waited >= wait_ms) {
+			rc = 1;
+			goto out;
+		}
+		clock_sleep_ms(100, NULL);
 	}
 	locked = 1;
-	const char *p[] = {email};
-	r = db_exec(c, "SELECT id FROM okta_users WHERE lower(email) = lower($1)", 1, p, e);
+	for (size_t i = 0; ja && i < ne; i++)
+		json_array_append_new(ja, json_string(emails[i]));
+	jt = ja ? json_dumps(ja, JSON_COMPACT) : NULL;
+	const char *p[] = {jt};
+	r = jt ? db_exec(c,
+			 "SELECT id, lower(email) FROM okta_users"
+			 " WHERE lower(email) IN (SELECT lower(x) FROM jsonb_array_elements_text($1::jsonb) x)",
+			 1, p, e)
+	       : NULL;
 	if (!r)
 		goto out;
 	size_t n = (size_t)PQntuples(r);
-	const char **ids = calloc(n + 1, sizeof *ids), **emails = calloc(n + 1, sizeof *emails);
-	if (!ids || !emails) {
-		free(ids);
-		free(emails);
+	ids = calloc(n + 1, sizeof *ids);
+	uemails = calloc(n + 1, sizeof *uemails);
+	if (!ids || !uemails) {
 		err_set(e, -1, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		ids[i] = PQgetvalue(r, (int)i, 0);
-		emails[i] = email;
+		uemails[i] = PQgetvalue(r, (int)i, 1);
 	}
-	const char *extra[] = {email};
 	sc = sentry_client_new(ctx->cfg, ctx->log, ctx->metrics, e);
-	if (!sc) {
-		free(ids);
-		free(emails);
+	if (!sc)
 		goto out;
-	}
-	struct sync_users_in in = {.user_ids = ids, .user_emails = emails, .n = n, .emails = extra, .nemails = 1,
+	struct sync_users_in in = {.user_ids = ids, .user_emails = uemails, .n = n, .emails = emails, .nemails = ne,
 				   .trigger = "access", .actor = "access"};
 	struct sync_report rep;
 	int src = sync_users(ctx, c, sc, &in, &rep, e);
-	free(ids);
-	free(emails);
 	if (!src && rep.failed) {
 		err_set(e, -1, "%zu change(s) failed; retrying", rep.failed);
 		src = -1;
@@ -613,9 +623,19 @@ out:
 	if (locked)
 		sync_unlock(c);
 	PQclear(r);
+	free(ids);
+	free(uemails);
+	free(jt);
+	json_decref(ja);
 	sentry_client_free(sc);
 	db_release(ctx->db, c);
 	return rc;
+}
+
+int access_apply_person(struct ctx *ctx, const char *email, struct err *e)
+{
+	const char *v[] = {email};
+	return apply_people(ctx, v, 1, 5000, e);
 }
 
 long access_expire_due(struct ctx *ctx, struct err *e)
@@ -677,8 +697,20 @@ long access_expire_due(struct ctx *ctx, struct err *e)
 	if (db_commit(c, e))
 		goto fail;
 	n = PQntuples(r);
-	if (n)
+	if (n) {
 		metrics_add(ctx->metrics, "sb_access_grants_ended_total", (double)n, NULL);
+		/* Apply the ends now in one reconcile; the queued jobs are the
+		 * durable fallback (and find nothing left to do). */
+		const char **people = calloc((size_t)n + 1, sizeof *people);
+		for (int i = 0; people && i < n; i++)
+			people[i] = PQgetvalue(r, i, 1);
+		struct err ae;
+		err_clear(&ae);
+		if (people && apply_people(ctx, people, (size_t)n, 5000, &ae) < 0)
+			log_warn(ctx->log, MOD, ctx->request_id, "applying ended grants failed; the queued jobs retry",
+				 "error", ae.msg, NULL);
+		free(people);
+	}
 	goto out;
 fail:
 	db_rollback(c);
