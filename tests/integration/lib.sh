@@ -156,6 +156,24 @@ start_sim() {
 	SIM_URL="http://127.0.0.1:$(cat "$T/$name.port")"
 }
 
+# The simulator as Okta and Sentry (after start_sim, with its demo tokens).
+okta() { curl -s -H 'Authorization: SSWS sim-okta-token' "$@"; }
+uid_of() { okta "$SIM_URL/api/v1/users/$1" | jq -r '.id'; } # uid_of LOGIN
+member_of() { # member_of EMAIL: the Sentry member JSON (or null)
+	curl -s -H 'Authorization: Bearer sim-sentry-token' "$SIM_URL/api/0/organizations/acme/members/?per_page=100" |
+		jq -c --arg e "$1" '[.[] | select((.email | ascii_downcase) == $e)][0]'
+}
+role_of() { member_of "$1" | jq -r '.orgRole // .role // "none"'; } # role_of EMAIL: its org role, or none
+wait_role() { # wait_role EMAIL ROLE [SECONDS]: 0 when the role shows up in time
+	for _ in $(seq 1 $((${3:-10} * 10))); do
+		[ "$(role_of "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# sql QUERY: one query on the test's database ($db), values only.
+sql() { psql "$db" -qAt -c "$1"; }
+
 # The base config most tests use: write_config FILE PORT DBURL [extra yaml]
 write_config() {
 	local file=$1 port=$2 db=$3 extra=${4:-}

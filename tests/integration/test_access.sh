@@ -42,18 +42,6 @@ access_requests:
   approvers:
     - { kind: role, groups: [okta-sentry-admin-users] }
     - { kind: team, groups: [okta-sentry-admin-users] }"
-okta() { curl -s -H 'Authorization: SSWS sim-okta-token' "$@"; }
-role_of() {
-	curl -s -H 'Authorization: Bearer sim-sentry-token' "$SIM_URL/api/0/organizations/acme/members/?per_page=100" |
-		jq -r --arg e "$1" '[.[] | select((.email | ascii_downcase) == $e)][0] | .orgRole // .role // "none"'
-}
-wait_role() {
-	for _ in $(seq 1 $((${3:-10} * 10))); do
-		[ "$(role_of "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 api() { # api METHOD PATH [JSON]
 	if [ -n "${3:-}" ]; then
 		http "$1" "$URL$2" -H "Authorization: Bearer $BRIDGE_ADMIN_TOKEN" -H 'Content-Type: application/json' --data "$3"
@@ -61,7 +49,6 @@ api() { # api METHOD PATH [JSON]
 		http "$1" "$URL$2" -H "Authorization: Bearer $BRIDGE_ADMIN_TOKEN"
 	fi
 }
-sql() { psql "$db" -qAt -c "$1"; }
 
 rc=0; "$SB_BIN" --config "$T/a.yaml" --log-level warn sync >/dev/null 2>"$T/sync.err" || rc=$?
 eq "the first sync converges the demo org" "$rc" 0

@@ -42,21 +42,7 @@ teams:
 port=$(free_port)
 URL="http://127.0.0.1:$port"
 hooks_cfg "$T/h.yaml" "$port" "$db" 2
-okta() { curl -s -H 'Authorization: SSWS sim-okta-token' "$@"; }
-uid_of() { okta "$SIM_URL/api/v1/users/$1" | jq -r '.id'; }
 gid_of() { okta "$SIM_URL/api/v1/groups?q=$1" | jq -r --arg n "$1" '[.[] | select(.profile.name == $n)][0].id'; }
-member_of() { # member_of EMAIL: the Sentry member JSON (or null)
-	curl -s -H 'Authorization: Bearer sim-sentry-token' "$SIM_URL/api/0/organizations/acme/members/?per_page=100" |
-		jq -c --arg e "$1" '[.[] | select((.email | ascii_downcase) == $e)][0]'
-}
-role_of() { member_of "$1" | jq -r '.orgRole // .role // "none"'; }
-wait_role() { # wait_role EMAIL ROLE [SECONDS]: 0 when the role shows up in time
-	for _ in $(seq 1 $((${3:-10} * 10))); do
-		[ "$(role_of "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 now_iso() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 event() { # event TYPE USER_ID LOGIN [GROUP_ID GROUP_NAME] [PUBLISHED] [UUID]
 	jq -nc --arg t "$1" --arg u "$2" --arg l "$3" --arg g "${4:-}" --arg gn "${5:-}" \
@@ -78,7 +64,6 @@ deliver() { # deliver BODY [curl args]: POST /hooks/okta with the secret
 	http POST "$URL/hooks/okta" -H "Authorization: $OKTA_HOOK_SECRET" -H 'Content-Type: application/json' \
 		--data-binary "$body" "$@"
 }
-sql() { psql "$db" -qAt -c "$1"; }
 
 # The mirrors come from a first full sync (what a new installation does).
 "$SB_BIN" --config "$T/h.yaml" --log-level warn sync >/dev/null 2>&1

@@ -5,6 +5,17 @@
 #define SB_TEST_SUITES_H
 
 #include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* Upper bounds on wall-clock time ("answered at once") are ten times looser
+ * under valgrind (SB_VALGRIND=1, make valgrind), which runs code 20-50 times
+ * slower; lower bounds ("waited at least") stay as they are. */
+static inline int64_t tslack(int64_t ms)
+{
+	const char *v = getenv("SB_VALGRIND");
+	return v && v[0] == '1' ? ms * 10 : ms;
+}
 
 Suite *buf_suite(void);
 Suite *router_suite(void);
