@@ -95,6 +95,19 @@ struct preq {
 	bool dry_run;
 };
 
+/* Bytes of s to print with "%.*s": at most max, not cutting a UTF-8
+ * sequence (a cut one would be invalid in JSON and in PostgreSQL). */
+static int prec(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	return (int)n;
+}
+
 static bool valid_requester(const char *s)
 {
 	size_t n = strlen(s);
@@ -159,7 +172,7 @@ static int parse_req(const struct http_req *req, struct http_resp *resp, bool pr
 		(void)v;
 		if (strcmp(key, "name") && strcmp(key, "requester") &&
 		    (!project || (strcmp(key, "team") && strcmp(key, "platform")))) {
-			http_resp_error(resp, 400, "bad_request", "unknown field \"%.64s\" (fields: name, %srequester)", key,
+			http_resp_error(resp, 400, "bad_request", "unknown field \"%.*s\" (fields: name, %srequester)", prec(key, 64), key,
 					project ? "team, platform, " : "");
 			goto bad;
 		}
@@ -306,6 +319,12 @@ static char *list_text(const struct config_strlist *l)
 		strcat(s, l->v[i]);
 	}
 	return s;
+}
+
+/* "prefix:name" into buf, the name cut at a UTF-8 boundary to fit. */
+static void target_of(char *buf, size_t sz, const char *prefix, const char *name)
+{
+	snprintf(buf, sz, "%s:%.*s", prefix, prec(name, sz - strlen(prefix) - 2), name);
 }
 
 /* ---- answers and the audit log ------------------------------------------------ */
@@ -492,7 +511,7 @@ static void h_projects(struct ctx *ctx, struct http_req *req, struct http_resp *
 	struct actx ax = {.ctx = ctx, .requester = rq.requester};
 	if (!rq.dry_run && !(ax.db = api_need_db(ctx, resp)))
 		goto out;
-	snprintf(target, sizeof target, "project:%.100s", rq.name);
+	target_of(target, sizeof target, "project", rq.name);
 	if (open_sentry(ctx, resp, true, &sc, &o) || resolve_groups(ctx, &rq, resp, &groups, &ngroups))
 		goto out;
 	bool is_admin = rq.requester == NULL;
@@ -684,7 +703,7 @@ static void h_teams(struct ctx *ctx, struct http_req *req, struct http_resp *res
 	struct actx ax = {.ctx = ctx, .requester = rq.requester};
 	if (!rq.dry_run && !(ax.db = api_need_db(ctx, resp)))
 		goto out;
-	snprintf(target, sizeof target, "team:%.100s", rq.name);
+	target_of(target, sizeof target, "team", rq.name);
 	if (open_sentry(ctx, resp, false, &sc, &o) || resolve_groups(ctx, &rq, resp, &groups, &ngroups))
 		goto out;
 	req_j = json_pack("{s:s,s:s?}", "name", rq.name, "requester", rq.requester);

@@ -87,6 +87,19 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+/* Bytes of s to print with "%.*s" so that at most max bytes are shown
+ * without cutting a UTF-8 sequence. */
+static int utf8_prec(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+	if (n <= max)
+		return (int)n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return (int)n;
+}
+
 static bool is_sep(char c)
 {
 	return c == '-' || c == '_' || c == '.' || c == ' ';
@@ -672,7 +685,8 @@ int policy_prov_team(const struct config_provisioning *p, const char *requested,
 		}
 		if (p->allow_team_creation && may_create) {
 			if (r) {
-				err_set(e, te.code, "the team \"%.80s\" does not exist and cannot be created: %s", requested,
+				err_set(e, te.code, "the team \"%.*s\" does not exist and cannot be created: %s",
+					utf8_prec(requested, 80), requested,
 					te.msg);
 				return -1;
 			}
@@ -682,7 +696,7 @@ int policy_prov_team(const struct config_provisioning *p, const char *requested,
 			return rc;
 		}
 		policy_prov_name_clear(&tn);
-		fallback_why = xprintf("the team \"%.80s\" does not exist and %s", requested,
+		fallback_why = xprintf("the team \"%.*s\" does not exist and %s", utf8_prec(requested, 80), requested,
 				       !p->allow_team_creation ? "provisioning.allow_team_creation is off"
 							       : "the requester may not create teams");
 		if (!fallback_why)

@@ -87,6 +87,10 @@ post /api/v1/projects '{"name":"prod"}'
 contains "only suffixes: says so" "$(echo "$BODY" | jq -r .error.message)" "only environment suffixes"
 post /api/v1/projects '{"name":"Caf\u00e9"}'
 contains "non-ASCII: says so" "$(echo "$BODY" | jq -r .error.message)" "non-ASCII"
+long=$(printf '\\u00e9%.0s' $(seq 1 120))
+post /api/v1/projects "{\"name\":\"a$long\"}"
+eq "long non-ASCII name: 422" "$STATUS" 422
+eq "  ... audited under a valid UTF-8 target" "$(psql "$db" -qAt -c "SELECT count(*) FROM audit_log WHERE action = 'project.refused' AND target LIKE 'project:aéé%'")" 1
 post /api/v1/projects '{"team":"payments"}'
 eq "no name: 422" "$STATUS" 422
 post /api/v1/projects '{"name":"x","teams":["a"]}'
