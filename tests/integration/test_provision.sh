@@ -145,6 +145,18 @@ eq "Sentry says 403: 502" "$STATUS" 502
 eq "  ... with Sentry's status" "$(echo "$BODY" | jq -r '.sentry_status')" 403
 contains "  ... and a clear message" "$(echo "$BODY" | jq -r .error.message)" "You do not have permission"
 eq "  ... no project" "$(project_teams warehouse)" ""
+# no answer at all (every attempt dropped): the outcome is unknown, the new team
+# stays, and a repeat is safe
+curl -s -X POST "$SIM_URL/_sim/faults" -d '{"match":"POST /api/0/teams/*/projects/","drop":true,"count":10}' >/dev/null
+post /api/v1/projects '{"name":"analytics-api","team":"Analytics","requester":"victor.vega@acme.example"}'
+eq "no answer from Sentry: 502" "$STATUS" 502
+eq "  ... sentry_error" "$(echo "$BODY" | jq -r .error.code)" sentry_error
+eq "  ... says the team was created" "$(echo "$BODY" | jq -r .team_created)" true
+eq "  ... the team stays" "$(team_exists analytics)" 200
+eq "  ... failure audited" "$(audit_count project.failed project:analytics-api)" 1
+curl -s -X DELETE "$SIM_URL/_sim/faults" >/dev/null
+post /api/v1/projects '{"name":"analytics-api","team":"Analytics","requester":"victor.vega@acme.example"}'
+eq "  ... the repeat: 201 into the existing team" "$(echo "$STATUS $(echo "$BODY" | jq -r .decision.team.source)")" "201 named"
 curl -s -X POST "$SIM_URL/_sim/faults" -d '{"match":"GET /api/0/organizations/acme/projects/","status":503,"count":10}' >/dev/null
 post /api/v1/projects '{"name":"warehouse"}'
 eq "Sentry unreadable: 502" "$STATUS" 502
