@@ -403,31 +403,40 @@ fail:
 
 /* ---- distance ------------------------------------------------------------ */
 
-int policy_prov_distance(const char *a, const char *b, int limit)
+/* OSA distance of a[0..n) and b[0..m), case-insensitive; -1 above limit. */
+static int osa(const char *a, size_t n, const char *b, size_t m, int limit)
 {
-	size_t n = strlen(a), m = strlen(b);
 	if (limit < 0)
 		return -1;
 	if ((n > m ? n - m : m - n) > (size_t)limit)
 		return -1;
-	/* three rows of the optimal string alignment matrix: i-2, i-1, i */
-	int *pp = malloc((m + 1) * sizeof *pp), *pr = malloc((m + 1) * sizeof *pr), *cu = malloc((m + 1) * sizeof *cu);
+	/* three rows of the matrix (i-2, i-1, i); names are short, so on the stack */
+	int stack[3 * 128], *heap = NULL, *pp, *pr, *cu;
+	if (m + 1 <= 128) {
+		pp = stack;
+	} else {
+		if (!(heap = malloc(3 * (m + 1) * sizeof *heap)))
+			return -1;
+		pp = heap;
+	}
+	pr = pp + (m + 1);
+	cu = pr + (m + 1);
 	int d = -1;
-	if (!pp || !pr || !cu)
-		goto out;
 	for (size_t j = 0; j <= m; j++)
 		pr[j] = (int)j;
 	for (size_t i = 1; i <= n; i++) {
 		cu[0] = (int)i;
 		int rowmin = cu[0];
+		int ai = tolower((unsigned char)a[i - 1]);
 		for (size_t j = 1; j <= m; j++) {
-			int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			int bj = tolower((unsigned char)b[j - 1]);
 			int v = pr[j] + 1;
 			if (cu[j - 1] + 1 < v)
 				v = cu[j - 1] + 1;
-			if (pr[j - 1] + cost < v)
-				v = pr[j - 1] + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < v)
+			if (pr[j - 1] + (ai != bj) < v)
+				v = pr[j - 1] + (ai != bj);
+			if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) == bj && pp[j - 2] + 1 < v)
 				v = pp[j - 2] + 1;
 			cu[j] = v;
 			if (v < rowmin)
@@ -442,10 +451,102 @@ int policy_prov_distance(const char *a, const char *b, int limit)
 	}
 	d = pr[m] <= limit ? pr[m] : -1;
 out:
-	free(pp);
-	free(pr);
-	free(cu);
+	free(heap);
 	return d;
+}
+
+int policy_prov_distance(const char *a, const char *b, int limit)
+{
+	return osa(a, strlen(a), b, strlen(b), limit);
+}
+
+/* The words of s (runs of letters and digits): up to max of them; returns
+ * how many there are (more than max: max + 1). */
+#define PROV_WORDS_MAX 32
+static size_t words_of(const char *s, const char **w, size_t *wl, size_t max)
+{
+	size_t n = 0;
+	while (*s) {
+		while (*s && !isalnum((unsigned char)*s))
+			s++;
+		if (!*s)
+			break;
+		const char *st = s;
+		while (*s && isalnum((unsigned char)*s))
+			s++;
+		if (n == max)
+			return max + 1;
+		w[n] = st;
+		wl[n++] = (size_t)(s - st);
+	}
+	return n;
+}
+
+/* Do a and b differ only in their digits (the same letters in order)? */
+static bool digits_only_diff(const char *a, size_t n, const char *b, size_t m)
+{
+	size_t i = 0, j = 0;
+	for (;;) {
+		while (i < n && isdigit((unsigned char)a[i]))
+			i++;
+		while (j < m && isdigit((unsigned char)b[j]))
+			j++;
+		if (i == n || j == m)
+			return i == n && j == m;
+		if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[j]))
+			return false;
+		i++;
+		j++;
+	}
+}
+
+/*
+ * The near-duplicate distance of two names (canonical text and key), or -1
+ * when they are not near-duplicates (docs/provisioning.md, "Duplicates"):
+ *  - names with the same number of words are compared word by word: each
+ *    differing pair must be within floor(longer word / PROV_NEAR_DIV) edits
+ *    (so "api"/"ui" or "api"/"app" never count) and must not differ only in
+ *    digits ("v1"/"v2", "shard1"/"shard2" are different things); the sum
+ *    is at most near_duplicate_distance;
+ *  - otherwise the keys are compared whole, within
+ *    min(near_duplicate_distance, floor(longer key / PROV_NEAR_DIV)), with
+ *    the same digit rule.
+ */
+static int near_distance(const struct config_provisioning *p, const char *ca, const char *ka, const char *cb,
+			 const char *kb)
+{
+	int cfg = p->near_duplicate_distance;
+	if (cfg <= 0 || !ca || !cb || !ka || !kb)
+		return -1;
+	const char *wa[PROV_WORDS_MAX], *wb[PROV_WORDS_MAX];
+	size_t la[PROV_WORDS_MAX], lb[PROV_WORDS_MAX];
+	size_t na = words_of(ca, wa, la, PROV_WORDS_MAX), nb = words_of(cb, wb, lb, PROV_WORDS_MAX);
+	if (na == nb && na > 0 && na <= PROV_WORDS_MAX) {
+		int total = 0;
+		for (size_t i = 0; i < na; i++) {
+			if (la[i] == lb[i] && !strncasecmp(wa[i], wb[i], la[i]))
+				continue;
+			if (digits_only_diff(wa[i], la[i], wb[i], lb[i]))
+				return -1;
+			size_t l = la[i] > lb[i] ? la[i] : lb[i];
+			int lim = (int)(l / PROV_NEAR_DIV);
+			if (lim > cfg - total)
+				lim = cfg - total;
+			int d = lim > 0 ? osa(wa[i], la[i], wb[i], lb[i], lim) : -1;
+			if (d < 0)
+				return -1;
+			total += d;
+		}
+		return total > 0 ? total : -1;
+	}
+	size_t lka = strlen(ka), lkb = strlen(kb), l = lka > lkb ? lka : lkb;
+	if (digits_only_diff(ka, lka, kb, lkb))
+		return -1;
+	int lim = (int)(l / PROV_NEAR_DIV);
+	if (lim > cfg)
+		lim = cfg;
+	int d = lim > 0 ? osa(ka, lka, kb, lkb, lim) : -1;
+	return d > 0 ? d : -1;
 }
 
 /* ---- duplicates ---------------------------------------------------------- */
@@ -492,16 +593,6 @@ static int lenient_of(const struct config_provisioning *p, enum prov_kind kind, 
 		return -1;
 	}
 	return 0;
-}
-
-/* The edit-distance limit for two keys (see PROV_NEAR_DIV). */
-static int near_limit(const struct config_provisioning *p, const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), l = la > lb ? la : lb;
-	int lim = (int)(l / PROV_NEAR_DIV);
-	if (p->near_duplicate_distance < lim)
-		lim = p->near_duplicate_distance;
-	return lim;
 }
 
 void policy_prov_conflicts_free(struct prov_conflict *v, size_t n)
@@ -562,13 +653,10 @@ int policy_prov_conflicts(const struct config_provisioning *p, enum prov_kind ki
 			why = xprintf("the %s \"%s\" (%s) has the same name but for separators or case", what, xname,
 				      x->slug);
 		} else if (p->near_duplicate_distance > 0) {
-			const char *keys[2] = {ls.key, ln.key};
+			const struct lenient *forms[2] = {&ls, &ln};
 			int best = -1;
 			for (int k = 0; k < 2; k++) {
-				if (!keys[k] || !*keys[k])
-					continue;
-				int lim = near_limit(p, keys[k], name->key);
-				int d = lim > 0 ? policy_prov_distance(keys[k], name->key, lim) : -1;
+				int d = near_distance(p, forms[k]->canonical, forms[k]->key, name->canonical, name->key);
 				if (d > 0 && (best < 0 || d < best))
 					best = d;
 			}
@@ -760,6 +848,32 @@ static int lint_item_cmp(const void *x, const void *y)
 	return c ? c : (a->index < b->index ? -1 : a->index > b->index);
 }
 
+struct len_ref {
+	size_t pos, len;
+};
+
+static int len_ref_cmp(const void *x, const void *y)
+{
+	const struct len_ref *a = x, *b = y;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+static int violation_cmp(const void *x, const void *y, void *ctx)
+{
+	const struct prov_violation *a = x, *b = y;
+	const struct prov_existing *projects = ctx;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	for (size_t i = 0; i < a->nprojects && i < b->nprojects; i++) {
+		int c = strcmp(projects[a->projects[i]].slug, projects[b->projects[i]].slug);
+		if (c)
+			return c;
+	}
+	return a->nprojects < b->nprojects ? -1 : a->nprojects > b->nprojects;
+}
+
 /* Append a violation (takes detail and application; copies the indexes). */
 static int add_violation(struct prov_lint *l, enum prov_violation_kind k, const size_t *idx, size_t n, char *app,
 			 char *detail)
@@ -872,27 +986,46 @@ int policy_prov_lint(const struct config_provisioning *p, const struct prov_exis
 		}
 		a = b;
 	}
-	/* typos between groups: compare the first item of each group */
-	if (p->near_duplicate_distance > 0) {
-		for (size_t a = 0; a < ni; a++) {
-			if (a && !strcmp(it[a].c.key, it[a - 1].c.key))
-				continue;
-			for (size_t b = a + 1; b < ni; b++) {
-				if (!strcmp(it[b].c.key, it[b - 1].c.key))
-					continue;
-				int lim = near_limit(p, it[a].c.key, it[b].c.key);
-				int d = lim > 0 ? policy_prov_distance(it[a].c.key, it[b].c.key, lim) : -1;
+	/* typos between groups: the first item of each group, by key length,
+	 * so only names whose keys are close in length are compared */
+	if (p->near_duplicate_distance > 0 && ni > 1) {
+		size_t nr = 0;
+		for (size_t a = 0; a < ni; a++)
+			if (!a || strcmp(it[a].c.key, it[a - 1].c.key))
+				idx[nr++] = a; /* idx now holds positions in it[] */
+		struct len_ref *lr = malloc(nr * sizeof *lr);
+		if (!lr)
+			goto out;
+		for (size_t k = 0; k < nr; k++)
+			lr[k] = (struct len_ref){.pos = idx[k], .len = strlen(it[idx[k]].c.key)};
+		qsort(lr, nr, sizeof *lr, len_ref_cmp);
+		for (size_t x = 0; x < nr; x++) {
+			const struct lint_item *ia = &it[lr[x].pos];
+			for (size_t y = x + 1; y < nr && lr[y].len - lr[x].len <= (size_t)p->near_duplicate_distance;
+			     y++) {
+				const struct lint_item *ib = &it[lr[y].pos];
+				int d = near_distance(p, ia->c.canonical, ia->c.key, ib->c.canonical, ib->c.key);
 				if (d <= 0)
 					continue;
-				size_t pair[2] = {it[a].index, it[b].index};
+				size_t pair[2] = {ia->index, ib->index};
+				if (strcmp(projects[pair[0]].slug, projects[pair[1]].slug) > 0) {
+					pair[0] = ib->index;
+					pair[1] = ia->index;
+				}
 				if (add_violation(out, PROV_V_NEAR_DUPLICATE, pair, 2, NULL,
 						  xprintf("\"%s\" and \"%s\" are near-duplicates (%d edit%s apart)",
 							  projects[pair[0]].slug, projects[pair[1]].slug, d,
-							  d == 1 ? "" : "s")))
+							  d == 1 ? "" : "s"))) {
+					free(lr);
 					goto out;
+				}
 			}
 		}
+		free(lr);
 	}
+	/* by kind, then by the first project's slug */
+	if (out->n > 1)
+		qsort_r(out->v, out->n, sizeof *out->v, violation_cmp, (void *)projects);
 	rc = 0;
 out:
 	for (size_t i = 0; i < ni; i++)

@@ -33,10 +33,12 @@
 #define PROV_PROJECT_NAME_MAX 50
 /* Longest name we look at at all, in bytes (before any rule). */
 #define PROV_INPUT_MAX 1000
-/* Near-duplicates: the optimal-string-alignment distance between the two
- * keys (lowercase letters and digits only) is at most
- * min(provisioning.near_duplicate_distance, longer key length / PROV_NEAR_DIV),
- * so short names ("api" / "app") never count as typos of each other. */
+/* Near-duplicates: optimal-string-alignment distance, word by word when
+ * both names have the same number of words (each differing word within
+ * floor(longer word / PROV_NEAR_DIV) edits, never only digits), else over
+ * the whole keys within floor(longer key / PROV_NEAR_DIV); in both cases at
+ * most provisioning.near_duplicate_distance in total. So short words
+ * ("api" / "ui" / "app") and numbers ("v1" / "v2") never count as typos. */
 #define PROV_NEAR_DIV 4
 
 enum prov_kind { PROV_PROJECT = 0, PROV_TEAM };
@@ -107,8 +109,8 @@ void policy_prov_conflicts_free(struct prov_conflict *v, size_t n);
 const char *policy_prov_reason_name(enum prov_reason r);
 
 /* Optimal string alignment distance (Levenshtein plus adjacent
- * transpositions) of two ASCII strings, or -1 when it exceeds limit
- * (computation stops early). */
+ * transpositions) of two ASCII strings, case-insensitive, or -1 when it
+ * exceeds limit (computation stops early). */
 int policy_prov_distance(const char *a, const char *b, int limit);
 
 /* May a requester act? groups: the configured groups (requester_groups or

@@ -209,6 +209,9 @@ static const struct prov_existing org_projects[] = {
     {"legacy-portal", "Customer Portal", has_team, 1},
     {"payments-gateway", "payments-gateway", has_team, 1},
     {"api", "api", has_team, 1},
+    {"orders-api", "orders-api", has_team, 1},
+    {"ledger-v1", "ledger-v1", has_team, 1},
+    {"shard1-store", "shard1-store", has_team, 1},
 };
 
 struct dup_case {
@@ -230,9 +233,16 @@ static const struct dup_case dup_cases[] = {
     {"Search API", PROV_SAME_CANONICAL, "search-api-gstg", 0},
     {"customer portal", PROV_SAME_CANONICAL, "legacy-portal", 0},
     {"my-awsome-app", PROV_EDIT_DISTANCE, "my-awesome-app", 1},
-    {"my-awesome-ap", PROV_EDIT_DISTANCE, "my-awesome-app", 1},
+    {"my-awesme-app", PROV_EDIT_DISTANCE, "my-awesome-app", 1},
+    {"myawesomeap", PROV_EDIT_DISTANCE, "my-awesome-app", 1}, /* other word count: whole keys */
     {"my-awesoem-app", PROV_EDIT_DISTANCE, "my-awesome-app", 1},
-    {"checkout-apo", PROV_EDIT_DISTANCE, "checkout-api", 1},
+    {"checkout-apo", -1, NULL, 0},      /* three-letter words never count as typos */
+    {"my-awesome-ap", -1, NULL, 0},
+    {"orders-ui", -1, NULL, 0},         /* api / ui: another component, not a typo */
+    {"orders-app", -1, NULL, 0},
+    {"ledger-v2", -1, NULL, 0},         /* numbers are not typos */
+    {"shard2-store", -1, NULL, 0},
+    {"ordres-api", PROV_EDIT_DISTANCE, "orders-api", 1},
     {"biling-wroker", PROV_EDIT_DISTANCE, "billing-worker", 2},
     {"payments-gateways-prod", PROV_EDIT_DISTANCE, "payments-gateway", 1},
     {"checkout-web", -1, NULL, 0},
