@@ -512,11 +512,23 @@ static void h_projects(struct ctx *ctx, struct http_req *req, struct http_resp *
 	if (!rq.dry_run && !(ax.db = api_need_db(ctx, resp)))
 		goto out;
 	target_of(target, sizeof target, "project", rq.name);
-	if (open_sentry(ctx, resp, true, &sc, &o) || resolve_groups(ctx, &rq, resp, &groups, &ngroups))
-		goto out;
 	bool is_admin = rq.requester == NULL;
 	req_j = json_pack("{s:s,s:s?,s:s?,s:s?}", "name", rq.name, "team", rq.team, "platform", rq.platform,
-				  "requester", rq.requester);
+			  "requester", rq.requester);
+	/* the name first: it needs no upstream */
+	int r = policy_prov_name(p, PROV_PROJECT, rq.name, &pn, &e);
+	if (r) {
+		if (r == -2) {
+			http_resp_error(resp, 500, "internal", "out of memory");
+		} else {
+			audit(&ax, "project.refused", target, e.msg, req_j);
+			refuse(resp, 422, "invalid_name", e.msg, json_pack("{s:O}", "request", req_j));
+		}
+		goto out;
+	}
+	snprintf(target, sizeof target, "project:%s", pn.slug);
+	if (open_sentry(ctx, resp, true, &sc, &o) || resolve_groups(ctx, &rq, resp, &groups, &ngroups))
+		goto out;
 
 	/* who may */
 	if (!policy_prov_may(&p->requester_groups, true, is_admin, (const char *const *)groups, ngroups)) {
@@ -530,18 +542,6 @@ static void h_projects(struct ctx *ctx, struct http_req *req, struct http_resp *
 		free(msg);
 		goto out;
 	}
-	/* the name */
-	int r = policy_prov_name(p, PROV_PROJECT, rq.name, &pn, &e);
-	if (r) {
-		if (r == -2) {
-			http_resp_error(resp, 500, "internal", "out of memory");
-		} else {
-			audit(&ax, "project.refused", target, e.msg, req_j);
-			refuse(resp, 422, "invalid_name", e.msg, json_pack("{s:O}", "request", req_j));
-		}
-		goto out;
-	}
-	snprintf(target, sizeof target, "project:%s", pn.slug);
 	/* duplicates */
 	if (policy_prov_conflicts(p, PROV_PROJECT, &pn, o.xp, o.nprojects, &cv, &ncv)) {
 		http_resp_error(resp, 500, "internal", "out of memory");
@@ -704,9 +704,21 @@ static void h_teams(struct ctx *ctx, struct http_req *req, struct http_resp *res
 	if (!rq.dry_run && !(ax.db = api_need_db(ctx, resp)))
 		goto out;
 	target_of(target, sizeof target, "team", rq.name);
+	req_j = json_pack("{s:s,s:s?}", "name", rq.name, "requester", rq.requester);
+	/* the name first: it needs no upstream */
+	int r = policy_prov_name(p, PROV_TEAM, rq.name, &pn, &e);
+	if (r) {
+		if (r == -2) {
+			http_resp_error(resp, 500, "internal", "out of memory");
+		} else {
+			audit(&ax, "team.refused", target, e.msg, req_j);
+			refuse(resp, 422, "invalid_name", e.msg, json_pack("{s:O}", "request", req_j));
+		}
+		goto out;
+	}
+	snprintf(target, sizeof target, "team:%s", pn.slug);
 	if (open_sentry(ctx, resp, false, &sc, &o) || resolve_groups(ctx, &rq, resp, &groups, &ngroups))
 		goto out;
-	req_j = json_pack("{s:s,s:s?}", "name", rq.name, "requester", rq.requester);
 	if (!policy_prov_may(&p->team_creator_groups, false, rq.requester == NULL, (const char *const *)groups,
 			     ngroups)) {
 		char *l = list_text(&p->team_creator_groups), *msg = NULL;
@@ -722,17 +734,6 @@ static void h_teams(struct ctx *ctx, struct http_req *req, struct http_resp *res
 		free(msg);
 		goto out;
 	}
-	int r = policy_prov_name(p, PROV_TEAM, rq.name, &pn, &e);
-	if (r) {
-		if (r == -2) {
-			http_resp_error(resp, 500, "internal", "out of memory");
-		} else {
-			audit(&ax, "team.refused", target, e.msg, req_j);
-			refuse(resp, 422, "invalid_name", e.msg, json_pack("{s:O}", "request", req_j));
-		}
-		goto out;
-	}
-	snprintf(target, sizeof target, "team:%s", pn.slug);
 	if (policy_prov_conflicts(p, PROV_TEAM, &pn, o.xt, o.nteams, &cv, &ncv)) {
 		http_resp_error(resp, 500, "internal", "out of memory");
 		goto out;

@@ -160,6 +160,8 @@ eq "  ... the repeat: 201 into the existing team" "$(echo "$STATUS $(echo "$BODY
 curl -s -X POST "$SIM_URL/_sim/faults" -d '{"match":"GET /api/0/organizations/acme/projects/","status":503,"count":10}' >/dev/null
 post /api/v1/projects '{"name":"warehouse"}'
 eq "Sentry unreadable: 502" "$STATUS" 502
+post /api/v1/projects '{"name":"prod"}'
+eq "  ... a bad name is still a 422 (checked before Sentry is read)" "$STATUS" 422
 curl -s -X DELETE "$SIM_URL/_sim/faults" >/dev/null
 post /api/v1/projects '{"name":"warehouse","team":"payments"}'
 eq "after the faults: 201" "$STATUS" 201
