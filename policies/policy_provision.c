@@ -925,7 +925,7 @@ int policy_prov_lint(const struct config_provisioning *p, const struct prov_exis
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const struct prov_existing *x = &projects[i];
-		if (!x->slug)
+		if (!x->slug || !*x->slug) /* Sentry has none; nothing to compare */
 			continue;
 		if (!x->nteams) {
 			idx[0] = i;
