@@ -38,7 +38,7 @@ ifeq ($(filter clean distclean help,$(MAKECMDGOALS)),)
 -include build/flags.mk
 endif
 
-.PHONY: all deps run check unit integration bench bench-access bench-hooks bench-sync install clean distclean valgrind fuzz format help
+.PHONY: all deps run check unit integration bench bench-access bench-hooks bench-provision bench-sync install clean distclean valgrind fuzz format help
 .DEFAULT_GOAL := all
 
 all: build/release/sentry-bridge build/release/sentry-bridge-sim
@@ -155,6 +155,7 @@ bench:
 	tests/bench/sync.sh
 	tests/bench/hooks.sh
 	tests/bench/access.sh
+	tests/bench/provision.sh
 
 bench-access:
 	@scripts/deps.sh check
@@ -165,6 +166,11 @@ bench-hooks:
 	@scripts/deps.sh check
 	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
 	tests/bench/hooks.sh
+
+bench-provision:
+	@scripts/deps.sh check
+	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
+	tests/bench/provision.sh
 
 bench-sync:
 	@scripts/deps.sh check

@@ -12,6 +12,7 @@
 #include "jobs.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "provision.h"
 #include "router.h"
 #include "secret.h"
 #include "sync.h"
@@ -459,6 +460,7 @@ int api_register(struct app *a)
 	rc |= router_add(r, "GET", "/api/v1/sync/runs", h_sync_runs, NULL);
 	rc |= router_add(r, "GET", "/api/v1/sync/runs/{id}", h_sync_run, NULL);
 	rc |= access_routes(r);
+	rc |= provision_routes(a);
 	return rc ? -1 : 0;
 }
 

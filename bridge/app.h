@@ -42,6 +42,7 @@ enum exit_code {
 	EXIT_USAGE = 2,           /* bad command line */
 	EXIT_REFUSED = 3,         /* sync: the plan was refused by a safety guard */
 	EXIT_DATABASE = 4,        /* the database is unreachable or its schema is wrong */
+	EXIT_VIOLATIONS = 5,      /* projects lint: the organisation breaks the provisioning rules */
 	EXIT_CONFIG = 78,         /* the configuration is invalid (sysexits EX_CONFIG) */
 };
 

@@ -3,7 +3,7 @@
  *
  *   sentry-bridge [--config FILE] [--log-format json|text] [--log-level L] COMMAND [options]
  *
- * Commands: serve, sync, migrate, check-config, version. Exit codes are in
+ * Commands: serve, sync, projects lint, migrate, check-config, version. Exit codes are in
  * app.h and docs/operations.md.
  */
 #include "app.h"
@@ -13,6 +13,7 @@
 #include "config.h"
 #include "httpc.h"
 #include "log.h"
+#include "provision.h"
 #include "sso/okta_client.h"
 
 #include <stdio.h>
@@ -27,6 +28,7 @@ static const char *usage_main =
 	"Commands:\n"
 	"  serve          run the HTTP server, the job workers and the scheduler\n"
 	"  sync           reconcile Okta groups against Sentry once (--dry-run, --output json)\n"
+	"  projects lint  check the organisation's projects against the provisioning rules\n"
 	"  migrate        apply database migrations (--status to only report)\n"
 	"  check-config   validate the configuration and print it with secrets redacted\n"
 	"  access         time-bound access: list, grant, revoke\n"
@@ -39,7 +41,7 @@ static const char *usage_main =
 	"  -h, --help           this help; `sentry-bridge COMMAND --help` for a command\n"
 	"\n"
 	"Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 plan refused by a safety guard,\n"
-	"4 database unavailable, 78 invalid configuration.\n";
+	"4 database unavailable, 5 projects lint found violations, 78 invalid configuration.\n";
 
 static const char *usage_serve =
 	"usage: sentry-bridge [global options] serve\n"
@@ -73,6 +75,16 @@ static const char *usage_check =
 	"Loads and validates the configuration, resolves every secret it names, and\n"
 	"prints the resolved configuration with secrets redacted. Every problem is\n"
 	"reported as FILE:LINE: key: message. Exit 0 when valid, 78 when not.\n";
+
+static const char *usage_projects =
+	"usage: sentry-bridge [global options] projects lint [--output text|json]\n"
+	"\n"
+	"Reads every project of the Sentry organisation and reports what breaks the\n"
+	"provisioning rules (docs/provisioning.md): one application split into\n"
+	"projects by environment, a project named after an environment, projects\n"
+	"without a team, near-duplicate names. Changes nothing.\n"
+	"  --output FORMAT  text (default) or json\n"
+	"Exit codes: 0 no violations, 5 violations found, 1 error.\n";
 
 static const char *usage_version = "usage: sentry-bridge version\n\nPrints the version and build.\n";
 
@@ -157,6 +169,7 @@ int main(int argc, char **argv)
 
 	const char *usage = !strcmp(cmd, "serve") ? usage_serve
 			    : !strcmp(cmd, "sync") ? usage_sync
+			    : !strcmp(cmd, "projects") ? usage_projects
 			    : !strcmp(cmd, "migrate") ? usage_migrate
 			    : !strcmp(cmd, "check-config") ? usage_check
 			    : !strcmp(cmd, "version") ? usage_version
@@ -176,15 +189,18 @@ int main(int argc, char **argv)
 	}
 
 	/* Command options. */
-	int dry_run = 0, status_only = 0, json_out = 0;
+	int dry_run = 0, status_only = 0, json_out = 0, lint = 0;
 	for (int k = 0; k < cargc && strcmp(cmd, "access"); k++) {
 		const char *a = cargv[k];
 		if (!strcmp(cmd, "sync") && !strcmp(a, "--dry-run")) {
 			dry_run = 1;
-		} else if (!strcmp(cmd, "sync") && !strcmp(a, "--output") && k + 1 < cargc) {
+		} else if (!strcmp(cmd, "projects") && k == 0 && !strcmp(a, "lint")) {
+			lint = 1;
+		} else if ((!strcmp(cmd, "sync") || (!strcmp(cmd, "projects") && lint)) && !strcmp(a, "--output") &&
+			   k + 1 < cargc) {
 			const char *f = cargv[++k];
 			if (strcmp(f, "json") && strcmp(f, "text")) {
-				fprintf(stderr, "sentry-bridge sync: --output must be text or json\n");
+				fprintf(stderr, "sentry-bridge %s: --output must be text or json\n", cmd);
 				return EXIT_USAGE;
 			}
 			json_out = !strcmp(f, "json");
@@ -194,6 +210,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sentry-bridge %s: unknown or incomplete option %s\n\n%s", cmd, a, usage);
 			return EXIT_USAGE;
 		}
+	}
+
+	if (!strcmp(cmd, "projects") && !lint) {
+		fprintf(stderr, "sentry-bridge projects: a subcommand is needed\n\n%s", usage);
+		return EXIT_USAGE;
 	}
 
 	clock_init_from_env();
@@ -237,6 +258,8 @@ int main(int argc, char **argv)
 		code = app_sync(cfg, lg, dry_run, json_out);
 	} else if (!strcmp(cmd, "access")) {
 		code = cli_access(cfg, lg, cargc, cargv);
+	} else if (!strcmp(cmd, "projects")) {
+		code = provision_lint_cli(cfg, lg, json_out);
 	}
 	httpc_global_cleanup();
 	logger_free(lg);

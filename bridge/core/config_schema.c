@@ -352,7 +352,7 @@ static const struct cfg_row prov_rows[] = {
     ROW(struct config_provisioning, "team_creator_groups", CT_STRLIST, team_creator_groups, NULL,
 	"Okta groups whose members may create teams; empty = admins only", .flags = CF_NONEMPTY),
     ROW(struct config_provisioning, "requester_groups", CT_STRLIST, requester_groups, NULL,
-	"Okta groups whose members may request projects; empty = every member", .flags = CF_NONEMPTY),
+	"Okta groups whose members may request projects; empty = anyone", .flags = CF_NONEMPTY),
     ROW(struct config_provisioning, "project_slug_max", CT_INT, project_slug_max, "100", "longest project slug",
 	BOUNDS(1, 100)),
     ROW(struct config_provisioning, "near_duplicate_distance", CT_INT, near_duplicate_distance, "2",

@@ -635,6 +635,119 @@ out:
 	return rc;
 }
 
+/* ---- projects ----------------------------------------------------------- */
+
+static void project_clear(struct sentry_project *p)
+{
+	free(p->id);
+	free(p->slug);
+	free(p->name);
+	free(p->platform);
+	for (size_t i = 0; i < p->nteams; i++)
+		free(p->teams[i]);
+	free(p->teams);
+	memset(p, 0, sizeof *p);
+}
+
+void sentry_projects_free(struct sentry_project *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		project_clear(&v[i]);
+	free(v);
+}
+
+struct projects_acc {
+	struct sentry_project *v;
+	size_t n, cap;
+};
+
+/* The team slugs of a project: "teams" [{slug}], else the single "team"
+ * (older releases), else none. 0 or -1 on allocation failure. */
+static int project_teams(const json_t *o, struct sentry_project *p)
+{
+	const json_t *ts = json_object_get(o, "teams");
+	if (!json_is_array(ts) || !json_array_size(ts)) {
+		const json_t *t = json_object_get(o, "team");
+		ts = NULL;
+		if (json_is_object(t) && json_is_string(json_object_get(t, "slug"))) {
+			if (!(p->teams = calloc(1, sizeof *p->teams)) ||
+			    !(p->teams[0] = strdup(json_string_value(json_object_get(t, "slug")))))
+				return -1;
+			p->nteams = 1;
+		}
+		return 0;
+	}
+	if (!(p->teams = calloc(json_array_size(ts), sizeof *p->teams)))
+		return -1;
+	for (size_t i = 0; i < json_array_size(ts); i++) {
+		const char *slug = json_string_value(json_object_get(json_array_get(ts, i), "slug"));
+		if (!slug)
+			continue;
+		if (!(p->teams[p->nteams] = strdup(slug)))
+			return -1;
+		p->nteams++;
+	}
+	return 0;
+}
+
+static int projects_page(json_t *arr, void *ctx, struct err *e)
+{
+	struct projects_acc *a = ctx;
+	if (grow((void **)&a->v, &a->cap, a->n + json_array_size(arr), sizeof *a->v))
+		return err_set(e, -1, "sentry: projects: out of memory");
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const json_t *o = json_array_get(arr, i);
+		struct sentry_project *p = &a->v[a->n];
+		memset(p, 0, sizeof *p);
+		if (!json_is_object(o))
+			return err_set(e, -1, "sentry: projects: item %zu is not an object", i);
+		int r = dup_id(json_object_get(o, "id"), &p->id);
+		int rs = r ? 0 : dup_id(json_object_get(o, "slug"), &p->slug);
+		if (r > 0 || rs > 0) {
+			project_clear(p);
+			return err_set(e, -1, "sentry: projects: item %zu has no %s", i, r ? "id" : "slug");
+		}
+		if (r < 0 || rs < 0 || dup_opt(o, "name", &p->name) || dup_opt(o, "platform", &p->platform) ||
+		    project_teams(o, p)) {
+			project_clear(p);
+			return err_set(e, -1, "sentry: projects: out of memory");
+		}
+		a->n++;
+	}
+	return 0;
+}
+
+int sentry_list_projects(struct sentry_client *c, struct sentry_project **out, size_t *n, struct err *e)
+{
+	struct projects_acc a = {0};
+	char *prefix = NULL;
+	int rc = -1;
+	if (!c || !out || !n)
+		return err_set(e, -1, "sentry: list projects: NULL argument");
+	*out = NULL;
+	*n = 0;
+	/* paginated (all_projects=1 would return everything in one answer,
+	 * unbounded: sentry-api.md 3.3) */
+	if (asprintf(&prefix, "%s/api/0/organizations/%s/projects/?per_page=" SENTRY_PER_PAGE, c->base, c->org) < 0) {
+		prefix = NULL;
+		err_set(e, -1, "sentry: out of memory");
+		goto out;
+	}
+	if (get_all(c, prefix, "GET /api/0/organizations/{org}/projects/", "projects", projects_page, &a, e))
+		goto out;
+	*out = a.v;
+	*n = a.n;
+	a.v = NULL;
+	a.n = 0;
+	rc = 0;
+out:
+	sentry_projects_free(a.v, a.n);
+	free(prefix);
+	return rc;
+}
+
 /* ---- team members ------------------------------------------------------- */
 
 void sentry_ids_free(char **ids, size_t n)
@@ -822,6 +935,8 @@ void sentry_result_clear(struct sentry_result *r)
 		return;
 	free(r->message);
 	free(r->member_id);
+	free(r->id);
+	free(r->slug);
 	memset(r, 0, sizeof *r);
 }
 
@@ -1037,5 +1152,127 @@ int sentry_remove_member(struct sentry_client *c, const char *member_id, struct 
 	rc = write_call(c, "DELETE", url, NULL, endpoint, -1, res, NULL, e);
 out:
 	free(url);
+	return rc;
+}
+
+/* ---- teams and projects: writes ------------------------------------------ */
+
+/* After a 201: the new object's id and slug into res. 0 or -1 on memory. */
+static int created_ids(struct sentry_client *c, const struct httpc_resp *r, struct sentry_result *res,
+		       const char *what)
+{
+	json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+	int ir = dup_id(json_object_get(j, "id"), &res->id);
+	int sr = ir < 0 ? -1 : dup_id(json_object_get(j, "slug"), &res->slug);
+	json_decref(j);
+	if (ir < 0 || sr < 0)
+		return -1;
+	if (ir > 0 || sr > 0) /* created all the same: the next listing shows it */
+		log_warn(c->lg, MOD, NULL, "Sentry created an object but its answer has no id or slug", "what", what,
+			 NULL);
+	return 0;
+}
+
+int sentry_create_team(struct sentry_client *c, const char *slug, const char *name, struct sentry_result *res,
+		       struct err *e)
+{
+	static const char endpoint[] = "POST /api/0/organizations/{org}/teams/";
+	char *url = NULL, *body = NULL;
+	json_t *j = NULL;
+	struct httpc_resp r = {0};
+	int rc = -1;
+	if (write_begin(c, res, "create team", 2, slug, name, e))
+		return -1;
+	if (!(j = json_pack("{s:s,s:s}", "slug", slug, "name", name))) {
+		err_set(e, -1, "sentry: create team: the slug or name is not valid UTF-8, or memory ran out");
+		goto out;
+	}
+	if (asprintf(&url, "%s/api/0/organizations/%s/teams/", c->base, c->org) < 0) {
+		url = NULL;
+		err_set(e, -1, "sentry: create team: out of memory");
+		goto out;
+	}
+	if (!(body = json_dumps(j, JSON_COMPACT))) {
+		err_set(e, -1, "sentry: create team: out of memory");
+		goto out;
+	}
+	if (write_call(c, "POST", url, body, endpoint, 0, res, &r, e))
+		goto out;
+	if (res->status == 201 && created_ids(c, &r, res, "team")) {
+		sentry_result_clear(res);
+		err_set(e, -1, "sentry: create team: out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	httpc_resp_free(&r);
+	json_decref(j);
+	free(url);
+	free(body);
+	return rc;
+}
+
+int sentry_delete_team(struct sentry_client *c, const char *slug, struct sentry_result *res, struct err *e)
+{
+	static const char endpoint[] = "DELETE /api/0/teams/{org}/{team}/";
+	char *url = NULL, *enc = NULL;
+	int rc = -1;
+	if (write_begin(c, res, "delete team", 1, slug, NULL, e))
+		return -1;
+	if (!(enc = url_enc(slug)) || asprintf(&url, "%s/api/0/teams/%s/%s/", c->base, c->org, enc) < 0) {
+		url = NULL;
+		err_set(e, -1, "sentry: delete team: out of memory");
+		goto out;
+	}
+	rc = write_call(c, "DELETE", url, NULL, endpoint, -1, res, NULL, e);
+out:
+	free(enc);
+	free(url);
+	return rc;
+}
+
+int sentry_create_project(struct sentry_client *c, const char *team, const char *name, const char *slug,
+			  const char *platform, struct sentry_result *res, struct err *e)
+{
+	static const char endpoint[] = "POST /api/0/teams/{org}/{team}/projects/";
+	char *url = NULL, *body = NULL, *enc = NULL;
+	json_t *j = NULL;
+	struct httpc_resp r = {0};
+	int rc = -1;
+	if (write_begin(c, res, "create project", 2, team, name, e))
+		return -1;
+	if (!slug || !*slug) {
+		err_set(e, -1, "sentry: create project: missing argument");
+		goto out;
+	}
+	/* default_rules stays Sentry's default (true: alert on every new issue) */
+	if (!(j = json_pack("{s:s,s:s}", "name", name, "slug", slug)) ||
+	    (platform && *platform && json_object_set_new(j, "platform", json_string(platform)))) {
+		err_set(e, -1, "sentry: create project: the name, slug or platform is not valid UTF-8, or memory ran out");
+		goto out;
+	}
+	if (!(enc = url_enc(team)) || asprintf(&url, "%s/api/0/teams/%s/%s/projects/", c->base, c->org, enc) < 0) {
+		url = NULL;
+		err_set(e, -1, "sentry: create project: out of memory");
+		goto out;
+	}
+	if (!(body = json_dumps(j, JSON_COMPACT))) {
+		err_set(e, -1, "sentry: create project: out of memory");
+		goto out;
+	}
+	if (write_call(c, "POST", url, body, endpoint, 0, res, &r, e))
+		goto out;
+	if (res->status == 201 && created_ids(c, &r, res, "project")) {
+		sentry_result_clear(res);
+		err_set(e, -1, "sentry: create project: out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	httpc_resp_free(&r);
+	json_decref(j);
+	free(enc);
+	free(url);
+	free(body);
 	return rc;
 }

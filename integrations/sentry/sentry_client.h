@@ -2,8 +2,10 @@
  * sentry_client.h: the Sentry web API as the reconcile engine needs it.
  *
  * Reads: organisation members (cursor pagination, per_page=100, following
- * rel="next" only while results="true"), teams, and each team's members.
- * Writes: set orgRole, add/remove one team membership, invite, remove.
+ * rel="next" only while results="true"), teams, each team's members, and
+ * projects with their teams.
+ * Writes: set orgRole, add/remove one team membership, invite, remove;
+ * create a team, delete a team, create a project under a team.
  * All through httpc (429 without Retry-After backs off). Sentry's refusals
  * (4xx: last owner, retired role, insufficient rights, IdP-provisioned
  * member) are not errors of the call: they come back as a result with the
@@ -44,12 +46,23 @@ struct sentry_team {
 	bool idp_provisioned;
 };
 
+struct sentry_project {
+	char *id;
+	char *slug;
+	char *name;
+	char *platform;       /* NULL when not set */
+	char **teams;         /* team slugs ("teams", else "team"); may be empty */
+	size_t nteams;
+};
+
 /* What a write got back. message is Sentry's text for a refusal (from
  * "detail", the first field error, or the body), NULL on success. */
 struct sentry_result {
 	long status;          /* HTTP status */
 	char *message;
 	char *member_id;      /* invite: the new member's id */
+	char *id;             /* create team/project (201): the new object's id */
+	char *slug;           /* create team/project (201): the slug Sentry gave it */
 };
 
 /* A client for cfg->sentry (base_url, organization, token, http settings).
@@ -64,6 +77,10 @@ int sentry_list_members(struct sentry_client *c, struct sentry_member **out, siz
 
 /* Every team of the organisation (detailed=0). 0 or -1 with e. */
 int sentry_list_teams(struct sentry_client *c, struct sentry_team **out, size_t *n, struct err *e);
+
+/* Every project of the organisation with its teams (all pages). Caller
+ * frees with sentry_projects_free. 0 or -1 with e. */
+int sentry_list_projects(struct sentry_client *c, struct sentry_project **out, size_t *n, struct err *e);
 
 /* The member ids of each team in slugs (GET /api/0/teams/{org}/{team}/members/,
  * all pages), read concurrently. ids[i]/nids[i] for team i (free each with
@@ -85,8 +102,23 @@ int sentry_invite(struct sentry_client *c, const char *email, const char *role, 
 int sentry_remove_member(struct sentry_client *c, const char *member_id, struct sentry_result *res,
 			 struct err *e);
 
+/* POST /api/0/organizations/{org}/teams/ {slug, name}: 201 created (res->id,
+ * res->slug), 409 the slug is taken, 400 invalid. Not retried after a 5xx
+ * (not idempotent). */
+int sentry_create_team(struct sentry_client *c, const char *slug, const char *name, struct sentry_result *res,
+		       struct err *e);
+/* DELETE /api/0/teams/{org}/{team}/: 204 (Sentry schedules the deletion and
+ * releases the slug at once), 404 no such team. */
+int sentry_delete_team(struct sentry_client *c, const char *slug, struct sentry_result *res, struct err *e);
+/* POST /api/0/teams/{org}/{team}/projects/ {name, slug, platform?}: 201
+ * created (res->id, res->slug), 409 the slug is taken, 400 invalid (Sentry's
+ * field error in res->message), 403 not allowed. platform may be NULL. */
+int sentry_create_project(struct sentry_client *c, const char *team, const char *name, const char *slug,
+			  const char *platform, struct sentry_result *res, struct err *e);
+
 void sentry_members_free(struct sentry_member *v, size_t n);
 void sentry_teams_free(struct sentry_team *v, size_t n);
+void sentry_projects_free(struct sentry_project *v, size_t n);
 void sentry_ids_free(char **ids, size_t n);
 void sentry_result_clear(struct sentry_result *r);
 

@@ -1192,6 +1192,38 @@ out:
 	return rc;
 }
 
+/*
+ * DELETE /teams/{org}/{team}/: 204. Sentry schedules the deletion and
+ * releases the slug at once (docs.sentry.io/api/teams/delete-a-team/); the
+ * sim removes the team outright. Its members lose the membership and its
+ * projects lose it from their team list (they stay, maybe with no team).
+ */
+static int delete_team(struct sentry_state *se, struct sim_response *resp, struct sentry_team *t)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < se->nmembers; i++)
+		sentry_member_team_remove(se->members[i], t);
+	for (i = 0; i < se->nprojects; i++) {
+		struct sentry_project *p = se->projects[i];
+
+		for (j = k = 0; j < p->nteams; j++)
+			if (p->teams[j] != t)
+				p->teams[k++] = p->teams[j];
+		p->nteams = k;
+	}
+	for (i = 0; i < se->nteams; i++) {
+		if (se->teams[i] == t) {
+			memmove(&se->teams[i], &se->teams[i + 1], (se->nteams - i - 1) * sizeof(*se->teams));
+			se->nteams--;
+			break;
+		}
+	}
+	sentry_team_free(t);
+	sim_resp_empty(resp, 204);
+	return 0;
+}
+
 /* ---- projects ----------------------------------------------------------------------------------------- */
 
 /* Is slug in the reserved list? */
@@ -1496,6 +1528,8 @@ static int route_team(struct sentry_state *se, const struct sim_request *req,
 	if (!t)
 		return detail(resp, 404, NOT_FOUND);
 	if (req->nseg == 5) {
+		if (!strcmp(req->method, "DELETE"))
+			return delete_team(se, resp, t);
 		if (strcmp(req->method, "GET"))
 			return bad_method(req, resp);
 		sim_resp_json(resp, 200, team_json(se, t, true));
@@ -1559,7 +1593,6 @@ static int sentry_fault(struct sim_ctx *ctx, const struct sim_request *req,
 			struct sim_response *resp, int status, int retry_after)
 {
 	(void)ctx;
-	(void)req;
 	if (status == 429) {
 		/* the rate-limit middleware's body is a JSON string, and it sets no Retry-After */
 		sim_resp_json(resp, 429, json_string("You are attempting to use this endpoint too "
@@ -1569,6 +1602,18 @@ static int sentry_fault(struct sim_ctx *ctx, const struct sim_request *req,
 						   "errorId", "5f1c4b6e0a9d4c2fb1e3a7d8c9b0e1f2"));
 	} else if (status == 204) {
 		sim_resp_empty(resp, 204);
+	} else if (status == 403) {
+		/* DRF's PermissionDenied, e.g. disable_member_project_creation (sentry-api.md 3.3) */
+		detail(resp, 403, "You do not have permission to perform this action.");
+	} else if (status == 409 && !strcmp(req->method, "POST") && req->nseg == 6 &&
+		   !strcmp(req->seg[2], "teams") && !strcmp(req->seg[5], "projects")) {
+		/* the slug was taken by someone else in the meantime */
+		detail(resp, 409, "A project with this slug already exists.");
+	} else if (status == 409 && !strcmp(req->method, "POST") && req->nseg == 5 &&
+		   !strcmp(req->seg[2], "organizations") && !strcmp(req->seg[4], "teams")) {
+		sim_resp_json(resp, 409, json_pack("{s:[s], s:s}",
+			"non_field_errors", "A team with this slug already exists.",
+			"detail", "A team with this slug already exists."));
 	} else {
 		detail(resp, status, sim_reason(status));
 	}

@@ -863,6 +863,150 @@ START_TEST(test_transport_failure)
 }
 END_TEST
 
+/* ---- projects and team/project creation ---- */
+
+#define PROJECTS_PATH "/api/0/organizations/" ORG "/projects/"
+
+START_TEST(test_projects_list)
+{
+	push_page("GET " PROJECTS_PATH, PROJECTS_PATH, "per_page=100", "100:-1:1", "100:1:0", 1,
+		  "[{\"id\":\"1\",\"slug\":\"api\",\"name\":\"API\",\"platform\":\"python\","
+		  "\"team\":{\"id\":\"5\",\"slug\":\"platform\",\"name\":\"Platform\"},"
+		  "\"teams\":[{\"id\":\"5\",\"slug\":\"platform\",\"name\":\"Platform\"},"
+		  "{\"id\":\"6\",\"slug\":\"sre\",\"name\":\"SRE\"}]},"
+		  "{\"id\":\"2\",\"slug\":\"orphan\",\"name\":\"orphan\",\"platform\":null,\"team\":null,\"teams\":[]}]",
+		  0);
+	/* an older release: only "team" */
+	push_page("GET " PROJECTS_PATH, PROJECTS_PATH, "per_page=100", "100:0:1", "100:2:0", 0,
+		  "[{\"id\":3,\"slug\":\"web\",\"name\":\"Web\",\"team\":{\"id\":\"7\",\"slug\":\"frontend\"}}]", 0);
+	struct sentry_project *p = NULL;
+	size_t n = 0;
+	struct err e = {0};
+	ck_assert_msg(sentry_list_projects(sc, &p, &n, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(fake_http_count(fh), 2);
+	ck_assert_str_eq(req_at(0)->query, "per_page=100");
+	ck_assert_str_eq(req_at(1)->query, "per_page=100&cursor=100%3A1%3A0");
+	assert_auth(req_at(0));
+	ck_assert_str_eq(p[0].slug, "api");
+	ck_assert_str_eq(p[0].name, "API");
+	ck_assert_str_eq(p[0].platform, "python");
+	ck_assert_uint_eq(p[0].nteams, 2);
+	ck_assert_str_eq(p[0].teams[1], "sre");
+	ck_assert_str_eq(p[1].slug, "orphan");
+	ck_assert_ptr_null(p[1].platform);
+	ck_assert_uint_eq(p[1].nteams, 0);
+	ck_assert_str_eq(p[2].id, "3");
+	ck_assert_uint_eq(p[2].nteams, 1);
+	ck_assert_str_eq(p[2].teams[0], "frontend");
+	sentry_projects_free(p, n);
+
+	/* a project without a slug fails the listing */
+	push("GET " PROJECTS_PATH, 200, json_hdr, "[{\"id\":\"1\",\"name\":\"x\"}]");
+	ck_assert_int_eq(sentry_list_projects(sc, &p, &n, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "slug"));
+}
+END_TEST
+
+START_TEST(test_create_team)
+{
+	push("POST " TEAMS_PATH, 201, json_hdr, "{\"id\":\"42\",\"slug\":\"platform-sre\",\"name\":\"Platform SRE\"}");
+	struct sentry_result res = {0};
+	struct err e = {0};
+	ck_assert_int_eq(sentry_create_team(sc, "platform-sre", "Platform SRE", &res, &e), 0);
+	ck_assert_int_eq(res.status, 201);
+	ck_assert_str_eq(res.id, "42");
+	ck_assert_str_eq(res.slug, "platform-sre");
+	ck_assert_str_eq(req_at(0)->body, "{\"slug\":\"platform-sre\",\"name\":\"Platform SRE\"}");
+	assert_auth(req_at(0));
+	sentry_result_clear(&res);
+	/* taken: Sentry's 409 body (sentry-api.md 3.1) */
+	push("POST " TEAMS_PATH, 409, json_hdr,
+	     "{\"non_field_errors\":[\"A team with this slug already exists.\"],"
+	     "\"detail\":\"A team with this slug already exists.\"}");
+	ck_assert_int_eq(sentry_create_team(sc, "platform-sre", "Platform SRE", &res, &e), 0);
+	ck_assert_int_eq(res.status, 409);
+	ck_assert_str_eq(res.message, "A team with this slug already exists.");
+	ck_assert_ptr_null(res.id);
+	sentry_result_clear(&res);
+	/* a 5xx on a create is not retried (not idempotent) */
+	push("POST " TEAMS_PATH, 500, json_hdr, "{\"detail\":\"Internal Error\"}");
+	ck_assert_int_eq(sentry_create_team(sc, "x", "x", &res, &e), 0);
+	ck_assert_int_eq(res.status, 500);
+	ck_assert_uint_eq(fake_http_count(fh), 3);
+	sentry_result_clear(&res);
+	ck_assert_int_eq(sentry_create_team(sc, "", "x", &res, &e), -1);
+}
+END_TEST
+
+START_TEST(test_delete_team)
+{
+	push("DELETE /api/0/teams/" ORG "/platform-sre/", 204, NULL, NULL);
+	struct sentry_result res = {0};
+	struct err e = {0};
+	ck_assert_int_eq(sentry_delete_team(sc, "platform-sre", &res, &e), 0);
+	ck_assert_int_eq(res.status, 204);
+	ck_assert_str_eq(req_at(0)->method, "DELETE");
+	ck_assert_str_eq(req_at(0)->path, "/api/0/teams/" ORG "/platform-sre/");
+	sentry_result_clear(&res);
+	push("DELETE /api/0/teams/" ORG "/gone/", 404, json_hdr, "{\"detail\":\"The requested resource does not exist\"}");
+	ck_assert_int_eq(sentry_delete_team(sc, "gone", &res, &e), 0);
+	ck_assert_int_eq(res.status, 404);
+	ck_assert_str_eq(res.message, "The requested resource does not exist");
+	sentry_result_clear(&res);
+}
+END_TEST
+
+START_TEST(test_create_project)
+{
+	push("POST /api/0/teams/" ORG "/payments/projects/", 201, json_hdr,
+	     "{\"id\":\"9\",\"slug\":\"ledger\",\"name\":\"Ledger\",\"platform\":\"go\","
+	     "\"team\":{\"id\":\"3\",\"slug\":\"payments\"},\"teams\":[{\"id\":\"3\",\"slug\":\"payments\"}]}");
+	struct sentry_result res = {0};
+	struct err e = {0};
+	ck_assert_int_eq(sentry_create_project(sc, "payments", "Ledger", "ledger", "go", &res, &e), 0);
+	ck_assert_int_eq(res.status, 201);
+	ck_assert_str_eq(res.id, "9");
+	ck_assert_str_eq(res.slug, "ledger");
+	ck_assert_str_eq(req_at(0)->body, "{\"name\":\"Ledger\",\"slug\":\"ledger\",\"platform\":\"go\"}");
+	ck_assert_str_eq(fake_request_header(req_at(0), "Content-Type"), "application/json");
+	sentry_result_clear(&res);
+	/* no platform: none sent */
+	push("POST /api/0/teams/" ORG "/payments/projects/", 201, json_hdr, "{\"id\":\"10\",\"slug\":\"ledger2\"}");
+	ck_assert_int_eq(sentry_create_project(sc, "payments", "Ledger2", "ledger2", NULL, &res, &e), 0);
+	ck_assert_str_eq(req_at(1)->body, "{\"name\":\"Ledger2\",\"slug\":\"ledger2\"}");
+	sentry_result_clear(&res);
+	/* the slug was taken between our check and the create (sentry-api.md 3.3) */
+	push("POST /api/0/teams/" ORG "/payments/projects/", 409, json_hdr,
+	     "{\"detail\":\"A project with this slug already exists.\"}");
+	ck_assert_int_eq(sentry_create_project(sc, "payments", "Ledger", "ledger", NULL, &res, &e), 0);
+	ck_assert_int_eq(res.status, 409);
+	ck_assert_str_eq(res.message, "A project with this slug already exists.");
+	sentry_result_clear(&res);
+	/* a field error */
+	push("POST /api/0/teams/" ORG "/payments/projects/", 400, json_hdr,
+	     "{\"name\":[\"The name \\\"settings\\\" is reserved and not allowed.\"]}");
+	ck_assert_int_eq(sentry_create_project(sc, "payments", "settings", "settings-x", NULL, &res, &e), 0);
+	ck_assert_int_eq(res.status, 400);
+	ck_assert_ptr_nonnull(strstr(res.message, "name: The name"));
+	sentry_result_clear(&res);
+	/* refused */
+	push("POST /api/0/teams/" ORG "/payments/projects/", 403, json_hdr,
+	     "{\"detail\":\"You do not have permission to perform this action.\"}");
+	ck_assert_int_eq(sentry_create_project(sc, "payments", "Ledger", "ledger", NULL, &res, &e), 0);
+	ck_assert_int_eq(res.status, 403);
+	ck_assert_ptr_nonnull(strstr(res.message, "permission"));
+	sentry_result_clear(&res);
+	/* team slugs are one path segment */
+	push("POST /api/0/teams/" ORG "/a%2Fb/projects/", 404, json_hdr, "{\"detail\":\"nope\"}");
+	ck_assert_int_eq(sentry_create_project(sc, "a/b", "Ledger", "ledger", NULL, &res, &e), 0);
+	ck_assert_int_eq(res.status, 404);
+	sentry_result_clear(&res);
+	ck_assert_int_eq(sentry_create_project(sc, "payments", "Ledger", "", NULL, &res, &e), -1);
+	ck_assert_int_eq(sentry_create_project(sc, "payments", "Ledger\xff", "ledger", NULL, &res, &e), -1);
+}
+END_TEST
+
 Suite *sentry_suite(void)
 {
 	Suite *s = suite_create("sentry");
@@ -886,6 +1030,10 @@ Suite *sentry_suite(void)
 	tcase_add_test(tc, test_refusal_messages);
 	tcase_add_test(tc, test_write_429_then_success);
 	tcase_add_test(tc, test_transport_failure);
+	tcase_add_test(tc, test_projects_list);
+	tcase_add_test(tc, test_create_team);
+	tcase_add_test(tc, test_delete_team);
+	tcase_add_test(tc, test_create_project);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -30,5 +30,6 @@ Suite *policy_suite(void);
 Suite *sentry_suite(void);
 Suite *okta_suite(void);
 Suite *access_suite(void);
+Suite *provision_suite(void);
 
 #endif
