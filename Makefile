@@ -121,7 +121,8 @@ fuzz: build/flags.mk build/gen/migrations.c
 	@mkdir -p build/fuzz
 	for t in $(FUZZ_TARGETS); do \
 		clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -iquote . -iquote bridge/core \
-			-iquote build/gen $(PKG_CFLAGS) tests/fuzz/fuzz_$$t.c $(LIB_SRCS) -o build/fuzz/fuzz_$$t $(PKG_LIBS) || exit 1; \
+			-iquote build/gen -DSB_VERSION='"$(VERSION)"' -DSB_GIT_REV='"$(GIT_REV)"' $(PKG_CFLAGS) \
+			tests/fuzz/fuzz_$$t.c $(LIB_SRCS) -o build/fuzz/fuzz_$$t $(PKG_LIBS) || exit 1; \
 	done
 	@echo "run e.g.: build/fuzz/fuzz_config -max_total_time=60 tests/fuzz/corpus/config"
 

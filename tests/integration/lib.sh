@@ -171,6 +171,15 @@ wait_role() { # wait_role EMAIL ROLE [SECONDS]: 0 when the role shows up in time
 	done
 	return 1
 }
+# wait_first_scheduled_sync: serve runs the scheduled sync at once when it
+# never ran; tests that then change Okta wait for it so it cannot race them.
+wait_first_scheduled_sync() {
+	for _ in $(seq 1 300); do
+		[ "$(sql "SELECT count(*) FROM sync_runs WHERE trigger = 'schedule' AND status NOT IN ('queued', 'running')")" -ge 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 # sql QUERY: one query on the test's database ($db), values only.
 sql() { psql "$db" -qAt -c "$1"; }
 

@@ -54,6 +54,7 @@ rc=0; "$SB_BIN" --config "$T/a.yaml" --log-level warn sync >/dev/null 2>"$T/sync
 eq "the first sync converges the demo org" "$rc" 0
 start_bridge b "$T/a.yaml"
 check "ready" wait_ready "$URL" 20
+check "the first scheduled sync is done" wait_first_scheduled_sync
 
 # --- refusals ------------------------------------------------------------------------------
 api POST /api/v1/access-requests '{"on_behalf_of":"bob.brown@acme.example","kind":"role","role":"owner","reason":"x"}'

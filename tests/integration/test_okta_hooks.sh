@@ -70,6 +70,7 @@ deliver() { # deliver BODY [curl args]: POST /hooks/okta with the secret
 eq "first sync fills the mirrors" "$(sql "SELECT count(*) > 0 FROM okta_users")" t
 start_bridge b "$T/h.yaml"
 check "ready" wait_ready "$URL" 20
+check "the first scheduled sync is done" wait_first_scheduled_sync
 
 # --- verification ----------------------------------------------------------------------
 http GET "$URL/hooks/okta" -H "Authorization: $OKTA_HOOK_SECRET" -H 'X-Okta-Verification-Challenge: chal-123'
