@@ -431,3 +431,11 @@ const char *sim_reason(int status)
 	default: return "Error";
 	}
 }
+
+/* Any request header by name. */
+const char *sim_header_get(const struct sim_request *req, const char *name)
+{
+	if (!req->header_fn)
+		return NULL;
+	return req->header_fn(req->header_ctx, name);
+}

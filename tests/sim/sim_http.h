@@ -39,6 +39,9 @@ struct sim_request {
 	const char *body;          /* request body (borrowed), may be NULL */
 	size_t body_len;
 	uint64_t seq;              /* request sequence number (also in the log) */
+	/* any request header by name (case-insensitive), set by the adapter; may be NULL */
+	const char *(*header_fn)(void *header_ctx, const char *name);
+	void *header_ctx;
 };
 
 /* One response header (owned strings). */
@@ -70,6 +73,9 @@ void sim_request_clear(struct sim_request *req);
 
 /* First value of query parameter key, or NULL. */
 const char *sim_query_get(const struct sim_request *req, const char *key);
+
+/* Value of request header name (case-insensitive), or NULL (borrowed, valid during the handler). */
+const char *sim_header_get(const struct sim_request *req, const char *name);
 
 /* True if the decoded path has exactly n segments and each equals the
  * pattern ('*' matches any single segment). Patterns are given as a
