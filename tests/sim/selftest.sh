@@ -563,6 +563,23 @@ wait_hook failures 1
 ok $? "hooks: a receiver slower than the timeout -> one retry, then failure (timeout)" "$BODY"
 req DELETE "$B/_sim/okta/event-hooks"
 
+# bulk membership changes and bulk synthetic events through the control API
+req GET "$B/_sim/okta/events?limit=1000000"
+before=$(num next)
+json_req POST "$B/_sim/okta/memberships" "X-Nothing: 1" '{"add":[{"user":"zoe.zimmer@acme.example","group":"team-payments"},{"user":"zoe.zimmer@acme.example","group":"team-payments"}],"remove":[{"user":"dave.diaz@acme.example","group":"team-payments"}]}'
+r1="$STATUS $BODY"
+json_req POST "$B/_sim/okta/memberships" "X-Nothing: 1" '{"add":[{"user":"zoe.zimmer@acme.example","group":"team-platform"},{"user":"nobody@acme.example","group":"team-payments"}]}'
+r2="$STATUS $BODY"
+req GET "$B/api/v1/groups/$PAY/users" -H "$OKTA_AUTH"
+in_pay=$(cnt '"login":"zoe.zimmer@acme.example"')
+req GET "$B/_sim/okta/events?since=$before"
+[ "$r1" = '200 {"added":1,"removed":1,"unchanged":1}' ] && [ "${r2%% *}" = 400 ] && [ "$in_pay" = 1 ] &&
+	[ "$(num count)" = 2 ] && printf '%s' "$BODY" | grep -q '"requestUri":"/_sim/okta/memberships"'
+ok $? "events: POST /_sim/okta/memberships changes the state (all or nothing) and logs each change" "$r1 | $r2 | $BODY"
+json_req POST "$B/_sim/okta/events" "X-Nothing: 1" '[{"eventType":"user.lifecycle.suspend","user":"zoe.zimmer@acme.example"},{"eventType":"user.lifecycle.unsuspend","user":"zoe.zimmer@acme.example"}]'
+[ "$STATUS" = 201 ] && [ "$(num count)" = 2 ] && [ "$(cnt '"eventType":"user.lifecycle.')" = 2 ]
+ok $? "events: POST /_sim/okta/events with an array appends them all" "$STATUS $BODY"
+
 # a fixture replacing the state logs the differences; reset clears the log
 req GET "$B/_sim/state?full=1"
 printf '%s' "$BODY" | sed '0,/"status":"ACTIVE"/s//"status":"SUSPENDED"/' >"$TMP/fx.json"

@@ -287,15 +287,16 @@ static void emit(struct sim_ctx *ctx, const struct sim_request *req, const char 
 			NULL);
 }
 
-/* Append an event about u and/or g done by Okta itself (state replaced through /_sim). */
-static void emit_system(struct sim_ctx *ctx, const char *type, const struct okta_user *u,
-			const struct okta_group *g, const char *changed, uint64_t txn)
+/* Append an event about u and/or g done by Okta itself (a /_sim call at uri changed the state). */
+static void emit_system(struct sim_ctx *ctx, const char *uri, const char *type,
+			const struct okta_user *u, const struct okta_group *g, const char *changed,
+			uint64_t txn)
 {
 	char rid[28];
 
 	fill_chars(rid, 27, txn ^ 0x1F2E3D4C5B6AULL);
 	okta_log_append(ctx->oktalog,
-			ev_build(type, &system_actor, ev_targets(u, g), "/_sim/state", rid, changed),
+			ev_build(type, &system_actor, ev_targets(u, g), uri, rid, changed),
 			NULL);
 }
 
@@ -2319,9 +2320,9 @@ void sim_okta_diff_events(struct sim_ctx *ctx, const struct sim_state *from,
 		const char *ev;
 
 		if (!p) {
-			emit_system(ctx, "user.lifecycle.create", u, NULL, NULL, txn);
+			emit_system(ctx, "/_sim/state", "user.lifecycle.create", u, NULL, NULL, txn);
 			if (u->status == OKTA_ACTIVE)
-				emit_system(ctx, "user.lifecycle.activate", u, NULL, NULL, txn);
+				emit_system(ctx, "/_sim/state", "user.lifecycle.activate", u, NULL, NULL, txn);
 			continue;
 		}
 		sim_buf_init(&ch, 0);
@@ -2337,37 +2338,128 @@ void sim_okta_diff_events(struct sim_ctx *ctx, const struct sim_state *from,
 		    (p->profile_extra || json_object_size(u->profile_extra)))
 			sim_buf_printf(&ch, "%sprofile", ch.len ? "," : "");
 		if (ch.len)
-			emit_system(ctx, "user.account.update_profile", u, NULL, ch.data, txn);
+			emit_system(ctx, "/_sim/state", "user.account.update_profile", u, NULL, ch.data, txn);
 		sim_buf_free(&ch);
 		ev = status_event(p->status, u->status);
 		if (ev)
-			emit_system(ctx, ev, u, NULL, NULL, txn);
+			emit_system(ctx, "/_sim/state", ev, u, NULL, NULL, txn);
 	}
 	for (i = 0; i < b->ngroups; i++) {
 		const struct okta_group *g = b->groups[i], *p = peer_group(a, g);
 
 		if (!p)
-			emit_system(ctx, "group.lifecycle.create", NULL, g, NULL, txn);
+			emit_system(ctx, "/_sim/state", "group.lifecycle.create", NULL, g, NULL, txn);
 		else if (!same_str(p->name, g->name) || !same_str(p->description, g->description))
-			emit_system(ctx, "group.profile.update", NULL, g, NULL, txn);
+			emit_system(ctx, "/_sim/state", "group.profile.update", NULL, g, NULL, txn);
 		for (j = 0; j < g->nmembers; j++) {
 			const struct okta_user *u = g->members[j], *pu = p ? peer_user(a, u) : NULL;
 
 			if (!p || !pu || !okta_group_has_member(p, pu))
-				emit_system(ctx, "group.user_membership.add", u, g, NULL, txn);
+				emit_system(ctx, "/_sim/state", "group.user_membership.add", u, g, NULL, txn);
 		}
 		for (j = 0; p && j < p->nmembers; j++) {
 			const struct okta_user *pu = p->members[j], *u = peer_user(b, pu);
 
 			if (u && !okta_group_has_member(g, u))
-				emit_system(ctx, "group.user_membership.remove", u, g, NULL, txn);
+				emit_system(ctx, "/_sim/state", "group.user_membership.remove", u, g, NULL, txn);
 		}
 	}
 	for (i = 0; i < a->ngroups; i++)
 		if (!peer_group(b, a->groups[i]))
-			emit_system(ctx, "group.lifecycle.delete", NULL, a->groups[i], NULL, txn);
+			emit_system(ctx, "/_sim/state", "group.lifecycle.delete", NULL, a->groups[i], NULL, txn);
 	for (i = 0; i < a->nusers; i++)
 		if (!peer_user(b, a->users[i]))
-			emit_system(ctx, "user.lifecycle.delete.initiated", a->users[i], NULL, NULL,
+			emit_system(ctx, "/_sim/state", "user.lifecycle.delete.initiated", a->users[i], NULL, NULL,
 				    txn);
+}
+
+/* Find a user by id or login and a group by id or name for a bulk membership item. */
+static int member_item(const struct okta_state *ok, const json_t *item, struct okta_user **u,
+		       struct okta_group **g, char *err, size_t errsz)
+{
+	const char *us = json_string_value(json_object_get(item, "user"));
+	const char *gs = json_string_value(json_object_get(item, "group"));
+
+	if (!us || !gs) {
+		snprintf(err, errsz, "each item must be {\"user\": \"<id or login>\", \"group\": \"<id or name>\"}");
+		return -1;
+	}
+	*u = okta_user_find(ok, us);
+	*g = okta_group_find(ok, gs);
+	if (!*g)
+		*g = okta_group_find_name(ok, gs);
+	if (!*u || !*g) {
+		snprintf(err, errsz, "no such %s: %s", *u ? "group" : "user", *u ? gs : us);
+		return -1;
+	}
+	return 0;
+}
+
+/* POST /_sim/okta/memberships: bulk membership changes, logged as Okta system events. */
+int sim_okta_memberships(struct sim_ctx *ctx, const struct sim_request *req, const json_t *body,
+			 struct sim_response *resp)
+{
+	static const char *const keys[] = { "add", "remove" };
+	struct okta_state *ok;
+	int64_t now = sim_now_ms();
+	json_int_t counts[3] = { 0, 0, 0 };
+	char err[300] = "";
+	size_t k, i;
+	json_t *item;
+	int rc = 0;
+
+	for (k = 0; k < 2; k++) {
+		const json_t *arr = json_object_get(body, keys[k]);
+
+		if (arr && !json_is_array(arr)) {
+			sim_resp_json(resp, 400, json_pack("{s:s}", "detail",
+							   "\"add\" and \"remove\" must be arrays"));
+			return 0;
+		}
+	}
+	pthread_rwlock_wrlock(&ctx->lock);
+	ok = &ctx->state->okta;
+	/* validate everything first: all or nothing */
+	for (k = 0; k < 2 && !err[0]; k++) {
+		json_array_foreach(json_object_get(body, keys[k]), i, item) {
+			struct okta_user *u;
+			struct okta_group *g;
+
+			if (member_item(ok, item, &u, &g, err, sizeof(err)))
+				break;
+		}
+	}
+	if (err[0]) {
+		pthread_rwlock_unlock(&ctx->lock);
+		sim_resp_json(resp, 400, json_pack("{s:s}", "detail", err));
+		return 0;
+	}
+	for (k = 0; k < 2; k++) {
+		json_array_foreach(json_object_get(body, keys[k]), i, item) {
+			struct okta_user *u;
+			struct okta_group *g;
+			int r;
+
+			member_item(ok, item, &u, &g, err, sizeof(err));
+			r = k == 0 ? okta_group_add_member(g, u) : okta_group_remove_member(g, u);
+			if (r < 0) {
+				rc = -1;
+				goto out;
+			}
+			if (r == 0) {
+				counts[2]++;
+				continue;
+			}
+			counts[k]++;
+			g->last_membership_updated = now;
+			emit_system(ctx, req->raw_path,
+				    k == 0 ? "group.user_membership.add" : "group.user_membership.remove",
+				    u, g, NULL, req->seq);
+		}
+	}
+	sim_resp_json(resp, 200, json_pack("{s:I, s:I, s:I}", "added", counts[0], "removed", counts[1],
+					   "unchanged", counts[2]));
+out:
+	pthread_rwlock_unlock(&ctx->lock);
+	return rc;
 }

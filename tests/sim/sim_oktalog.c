@@ -989,6 +989,61 @@ static int ctl_get_events(struct okta_log *lg, const struct sim_request *req,
 	return 0;
 }
 
+/* POST /_sim/okta/events with an array: build all, then append all (in order). */
+static int ctl_post_events(struct sim_ctx *ctx, const struct sim_request *req, json_t *body,
+			   struct sim_response *resp)
+{
+	json_t *evs = json_array(), *v;
+	struct sim_buf out;
+	char err[240] = "";
+	size_t i;
+	int rc = 0;
+
+	sim_buf_init(&out, 0);
+	if (!evs) {
+		rc = -1;
+		goto out;
+	}
+	json_array_foreach(body, i, v) {
+		json_t *ev = json_is_object(v) ? sim_okta_synthetic_event(ctx, req, v, err, sizeof(err))
+					       : NULL;
+
+		if (!ev) {
+			char *msg = sim_asprintf("events[%zu]: %s", i,
+						 err[0] ? err : "must be an object");
+
+			rc = ctl_error(resp, 400, msg ? msg : "bad event");
+			free(msg);
+			goto out;
+		}
+		json_array_append_new(evs, ev);
+	}
+	if (sim_buf_puts(&out, "{\"events\":["))
+		goto oom;
+	json_array_foreach(evs, i, v) {
+		char *text = NULL;
+
+		if (!okta_log_append(ctx->oktalog, json_incref(v), &text))
+			goto oom;
+		if ((i && sim_buf_puts(&out, ",")) || sim_buf_puts(&out, text)) {
+			free(text);
+			goto oom;
+		}
+		free(text);
+	}
+	if (sim_buf_printf(&out, "],\"count\":%zu}", json_array_size(evs)))
+		goto oom;
+	i = out.len;
+	sim_resp_json_text(resp, 201, sim_buf_take(&out), i);
+	goto out;
+oom:
+	rc = -1;
+out:
+	sim_buf_free(&out);
+	json_decref(evs);
+	return rc;
+}
+
 /* POST /_sim/okta/events: a synthetic event, appended and delivered like any other. */
 static int ctl_post_event(struct sim_ctx *ctx, const struct sim_request *req,
 			  struct sim_response *resp)
@@ -998,10 +1053,16 @@ static int ctl_post_event(struct sim_ctx *ctx, const struct sim_request *req,
 	char err[200] = "";
 	char *text = NULL;
 	size_t len;
+	int rc;
 
+	if (json_is_array(body)) {
+		rc = ctl_post_events(ctx, req, body, resp);
+		json_decref(body);
+		return rc;
+	}
 	if (!json_is_object(body)) {
 		json_decref(body);
-		return ctl_error(resp, 400, "body must be a JSON object");
+		return ctl_error(resp, 400, "body must be a JSON object (or an array of them)");
 	}
 	ev = sim_okta_synthetic_event(ctx, req, body, err, sizeof(err));
 	json_decref(body);
@@ -1222,6 +1283,18 @@ int okta_log_ctl(struct sim_ctx *ctx, const struct sim_request *req, struct sim_
 			*rc = ctl_post_event(ctx, req, resp);
 		else
 			*rc = ctl_error(resp, 405, "method not allowed");
+		return 1;
+	}
+	if (sim_path_is(req, 1, "okta", "memberships", NULL)) {
+		json_t *body = sim_request_json(req, NULL);
+
+		if (strcmp(m, "POST"))
+			*rc = ctl_error(resp, 405, "method not allowed");
+		else if (!json_is_object(body))
+			*rc = ctl_error(resp, 400, "body must be {\"add\": [...], \"remove\": [...]}");
+		else
+			*rc = sim_okta_memberships(ctx, req, body, resp);
+		json_decref(body);
 		return 1;
 	}
 	if (sim_path_is(req, 1, "echo", "*", NULL)) {

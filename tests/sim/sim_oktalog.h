@@ -87,4 +87,12 @@ json_t *sim_okta_synthetic_event(struct sim_ctx *ctx, const struct sim_request *
 void sim_okta_diff_events(struct sim_ctx *ctx, const struct sim_state *from,
 			  const struct sim_state *to);
 
+/*
+ * POST /_sim/okta/memberships (sim_okta.c): {"add": [{"user", "group"}...],
+ * "remove": [...]}; applies all or nothing, logs one event per change.
+ * Takes the state lock itself. Returns 0 (resp filled) or -1.
+ */
+int sim_okta_memberships(struct sim_ctx *ctx, const struct sim_request *req, const json_t *body,
+			 struct sim_response *resp);
+
 #endif
