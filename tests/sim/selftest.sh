@@ -550,7 +550,7 @@ ok $? "events: POST /_sim/okta/events answers the LogEvent (given uuid and publi
 json_req POST "$B/_sim/okta/events" "X-Nothing: 1" '{"eventType":"user.lifecycle.deactivate","user":"00uNOSUCHUSER0000000","target":null}'
 json_req POST "$B/_sim/okta/events" "X-Nothing: 1" '{"eventType":"group.user_membership.remove","user":"frank.fischer@acme.example","group":"team-payments"}'
 wait_echo h2 5
-[ "$(cnt '"method":"POST"')" = 4 ] && [ "$(cnt '"X-Hook-Key":"k2"')" = 4 ] && [ "$(cnt '"uuid":')" = 6 ] &&
+[ "$(cnt '"method":"POST"')" = 4 ] && [ "$(cnt '"X-Hook-Key":"k2"')" = 5 ] && [ "$(cnt '"uuid":')" = 6 ] &&
 	printf '%s' "$BODY" | grep -q '"target":null'
 ok $? "hooks: max_batch 2 splits 3 events into 2 deliveries, each sent twice (duplicate), custom auth header" "$BODY"
 req DELETE "$B/_sim/okta/event-hooks"

@@ -439,3 +439,11 @@ const char *sim_header_get(const struct sim_request *req, const char *name)
 		return NULL;
 	return req->header_fn(req->header_ctx, name);
 }
+
+/* Every request header. */
+void sim_header_each(const struct sim_request *req,
+		     void (*cb)(void *arg, const char *name, const char *value), void *arg)
+{
+	if (req->header_each_fn)
+		req->header_each_fn(req->header_ctx, cb, arg);
+}

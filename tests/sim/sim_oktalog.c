@@ -1101,13 +1101,13 @@ static struct echo *echo_get(struct okta_log *lg, const char *name, bool create)
 	return e;
 }
 
-/* Add header name's value to obj when present. */
-static void rec_header(json_t *obj, const struct sim_request *req, const char *name)
+/* sim_header_each callback: keep the first value of each header (as sent, name as given). */
+static void rec_header(void *arg, const char *name, const char *value)
 {
-	const char *v = sim_header_get(req, name);
+	json_t *obj = arg;
 
-	if (v && !json_object_get(obj, name))
-		json_object_set_new(obj, name, json_string(v));
+	if (!json_object_get(obj, name))
+		json_object_set_new(obj, name, json_string(value));
 }
 
 /* ANY /_sim/echo/{name}: record the request and answer like a hook receiver. */
@@ -1120,19 +1120,10 @@ static int ctl_echo(struct okta_log *lg, const struct sim_request *req, const ch
 	int status = 200, delay = 0;
 	bool answer_challenge;
 	struct echo *e;
-	size_t i;
 
 	if (!hdrs)
 		return -1;
-	rec_header(hdrs, req, "Content-Type");
-	rec_header(hdrs, req, "Accept");
-	rec_header(hdrs, req, "Authorization");
-	rec_header(hdrs, req, "X-Okta-Verification-Challenge");
-	rec_header(hdrs, req, "User-Agent");
-	pthread_mutex_lock(&lg->lock);
-	for (i = 0; i < lg->nhooks; i++)
-		rec_header(hdrs, req, lg->hooks[i]->auth_header);
-	pthread_mutex_unlock(&lg->lock);
+	sim_header_each(req, rec_header, hdrs);
 	if (req->body_len)
 		jb = json_loadb(req->body, req->body_len, 0, NULL);
 	if (!jb && req->body_len)

@@ -309,6 +309,33 @@ static const char *header_lookup(void *conn, const char *name)
 	return MHD_lookup_connection_value((struct MHD_Connection *)conn, MHD_HEADER_KIND, name);
 }
 
+/* What header_each passes through MHD's iterator. */
+struct header_each_arg {
+	void (*cb)(void *arg, const char *name, const char *value);
+	void *arg;
+};
+
+/* MHD iterator adapter for header_each. */
+static enum MHD_Result header_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct header_each_arg *a = cls;
+
+	(void)kind;
+	if (key && value)
+		a->cb(a->arg, key, value);
+	return MHD_YES;
+}
+
+/* sim_request.header_each_fn: every request header of the MHD connection. */
+static void header_each(void *conn, void (*cb)(void *arg, const char *name, const char *value),
+			void *arg)
+{
+	struct header_each_arg a = { cb, arg };
+
+	MHD_get_connection_values((struct MHD_Connection *)conn, MHD_HEADER_KIND, header_iter, &a);
+}
+
 /* Build the request and the response; returns the delay to apply in ms. */
 static int64_t process(struct sim_server *srv, struct MHD_Connection *conn, struct conn_req *cr)
 {
@@ -329,6 +356,7 @@ static int64_t process(struct sim_server *srv, struct MHD_Connection *conn, stru
 	req->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							 MHD_HTTP_HEADER_AUTHORIZATION);
 	req->header_fn = header_lookup;
+	req->header_each_fn = header_each;
 	req->header_ctx = conn;
 	req->body = cr->body.data;
 	req->body_len = cr->body.len;
