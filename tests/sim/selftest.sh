@@ -374,6 +374,227 @@ req DELETE "$O/members/18/" -H "$SENTRY_AUTH"
 [ "$STATUS" = 204 ]
 ok $? "sentry: DELETE a member -> 204" "$STATUS"
 
+# ---- Okta System Log and event hooks (on the demo org) -------------------------------------------------------------------
+# link_next: the rel="next" URL of the last response, or nothing
+link_next() { grep -i '^link:.*rel="next"' "$TMP/hdrs" | sed 's/^[^<]*<\([^>]*\)>.*/\1/' | tr -d '\r'; }
+# cnt PATTERN: how often the fixed string PATTERN occurs in BODY
+cnt() { printf '%s' "$BODY" | grep -oF "$1" | wc -l | tr -d ' '; }
+# wait_echo NAME N: wait (up to 5 s) until receiver NAME got at least N requests; BODY = its record
+wait_echo() {
+	for _ in $(seq 1 100); do
+		req GET "$B/_sim/echoes/$1"
+		[ "$(num received)" -ge "$2" ] 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# wait_hook FIELD N: wait (up to 8 s) until the first hook's counter FIELD reaches N; BODY = the hooks
+wait_hook() {
+	for _ in $(seq 1 160); do
+		req GET "$B/_sim/okta/event-hooks"
+		[ "$(num "$1")" -ge "$2" ] 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+gid() { printf '%s' "$BODY" | grep -o '"id":"00g[0-9A-Za-z]*"' | head -n 1 | sed 's/"id":"//;s/"$//'; }
+
+req GET "$B/api/v1/groups?q=team-payments" -H "$OKTA_AUTH"
+PAY=$(gid)
+req GET "$B/api/v1/groups?q=team-observability" -H "$OKTA_AUTH"
+OBS=$(gid)
+SINCE=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+req PUT "$B/api/v1/groups/$PAY/users/yara.young@acme.example" -H "$OKTA_AUTH"
+req GET "$B/api/v1/logs?since=$SINCE" -H "$OKTA_AUTH"
+[ "$STATUS" = 200 ] && [ "$(cnt '"eventType":"group.user_membership.add"')" = 1 ] &&
+	printf '%s' "$BODY" | grep -q '"version":"0","severity":"INFO","displayMessage":"Add user to group membership","legacyEventType":"core.user_group_member.user_add"' &&
+	printf '%s' "$BODY" | grep -q '"type":"User","alternateId":"yara.young@acme.example","displayName":"Yara Young"' &&
+	printf '%s' "$BODY" | grep -q "{\"id\":\"$PAY\",\"type\":\"UserGroup\",\"alternateId\":\"unknown\",\"displayName\":\"team-payments\"" &&
+	printf '%s' "$BODY" | grep -q '"outcome":{"result":"SUCCESS","reason":null}' &&
+	printf '%s' "$BODY" | grep -q "\"requestUri\":\"/api/v1/groups/$PAY/users/yara.young@acme.example\"" &&
+	printf '%s' "$BODY" | grep -Eq '"uuid":"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"' &&
+	printf '%s' "$BODY" | grep -Eq '"published":"20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z"'
+ok $? "okta logs: a membership add through the API is one LogEvent with the documented shape" "$STATUS $BODY"
+[ "$(header X-Rate-Limit-Limit)" = 120 ] && grep -qi '^link:.*rel="self"' "$TMP/hdrs" && [ -n "$(link_next)" ]
+ok $? "okta logs: System Log bucket (120/min), self link, polling next link" "$(header X-Rate-Limit-Limit)"
+NEXT=$(link_next)
+req GET "$NEXT" -H "$OKTA_AUTH"
+[ "$STATUS" = 200 ] && [ "$BODY" = "[]" ] && [ -n "$(link_next)" ] && ! link_next | grep -q since
+ok $? "okta logs: polling at the end -> [] with a next link again (without since)" "$STATUS $BODY"
+NEXT=$(link_next)
+req POST "$B/api/v1/users/yara.young@acme.example/lifecycle/suspend" -H "$OKTA_AUTH"
+json_req POST "$B/api/v1/users/yara.young@acme.example" "$OKTA_AUTH" '{"profile":{"email":"yara.y@acme.example"}}'
+req DELETE "$B/api/v1/groups/$PAY/users/yara.young@acme.example" -H "$OKTA_AUTH"
+req GET "$NEXT" -H "$OKTA_AUTH"
+[ "$(cnt '"eventType":')" = 3 ] && printf '%s' "$BODY" | grep -q '"eventType":"user.lifecycle.suspend"' &&
+	printf '%s' "$BODY" | grep -q '"eventType":"user.account.update_profile".*"changedAttributes":"email"' &&
+	printf '%s' "$BODY" | grep -q '"eventType":"group.user_membership.remove"' &&
+	[ "$(printf '%s' "$BODY" | grep -o '"eventType":"[a-z_.]*"' | head -n 1)" = '"eventType":"user.lifecycle.suspend"' ]
+ok $? "okta logs: the next link returns exactly the newer events in order (suspend, profile, remove)" "$BODY"
+req GET "$B/api/v1/logs?since=$SINCE&filter=eventType+eq+%22group.user_membership.add%22+or+eventType+eq+%22group.user_membership.remove%22" -H "$OKTA_AUTH"
+[ "$(cnt '"eventType":')" = 2 ] && [ "$(cnt '"eventType":"group.user_membership.')" = 2 ]
+ok $? "okta logs: filter eventType eq \"x\" or eventType eq \"y\"" "$BODY"
+req GET "$B/api/v1/logs?since=$SINCE&filter=target.id+eq+%22$PAY%22" -H "$OKTA_AUTH"
+[ "$(cnt '"eventType":')" = 2 ]
+ok $? "okta logs: filter target.id eq (any target matches)" "$BODY"
+UNTIL=$(date -u -d '+1 min' +%Y-%m-%dT%H:%M:%S.000Z)
+req GET "$B/api/v1/logs?since=$SINCE&until=$UNTIL&limit=3&sortOrder=DESCENDING" -H "$OKTA_AUTH"
+P1=$BODY
+NEXT=$(link_next)
+[ "$(cnt '"eventType":')" = 3 ] && [ -n "$NEXT" ] &&
+	[ "$(printf '%s' "$BODY" | grep -o '"eventType":"[a-z_.]*"' | head -n 1)" = '"eventType":"group.user_membership.remove"' ]
+ok $? "okta logs: bounded DESCENDING page of 3, newest first, with a next link" "$BODY"
+req GET "$NEXT" -H "$OKTA_AUTH"
+[ "$(cnt '"eventType":')" = 1 ] && [ -z "$(link_next)" ] && printf '%s' "$BODY" | grep -q '"eventType":"group.user_membership.add"'
+ok $? "okta logs: bounded query ends without a next link" "$BODY"
+for bad in 'limit=1001' 'sortOrder=UP' 'since=yesterday' "after=1_1&since=$SINCE"; do
+	req GET "$B/api/v1/logs?$bad" -H "$OKTA_AUTH"
+	[ "$STATUS" = 400 ] && printf '%s' "$BODY" | grep -q '"errorCode":"E0000001"' || break
+done
+ok $? "okta logs: bad limit, sortOrder, since, after+since -> 400 E0000001" "$bad: $STATUS $BODY"
+req GET "$B/api/v1/logs?filter=published+gt+%222024-01-01T00:00:00Z%22" -H "$OKTA_AUTH"
+c1=$STATUS
+req GET "$B/api/v1/logs?filter=eventType+eq" -H "$OKTA_AUTH"
+[ "$c1" = 400 ] && [ "$STATUS" = 400 ] && printf '%s' "$BODY" | grep -q '"errorCode":"E0000031"'
+ok $? "okta logs: filter on published / malformed filter -> 400 E0000031" "$c1 $STATUS"
+req GET "$B/api/v1/logs?since=2020-01-01T00:00:00Z" -H "$OKTA_AUTH"
+[ "$STATUS" = 400 ] && printf '%s' "$BODY" | grep -q '"errorCode":"E0000053"'
+ok $? "okta logs: since over 180 days ago -> 400 E0000053" "$STATUS $BODY"
+json_req PUT "$B/_sim/rate-limits" "X-Nothing: 1" '{"limit":2}'
+codes=""
+for _ in 1 2 3; do
+	req GET "$B/api/v1/logs?limit=1" -H "$OKTA_AUTH"
+	codes="$codes $STATUS"
+done
+req GET "$B/api/v1/users?limit=1" -H "$OKTA_AUTH"
+[ "$codes" = " 200 200 429" ] && [ "$STATUS" = 200 ]
+ok $? "okta logs: own rate-limit bucket: 3rd of 2/min -> 429 while /users still answers" "$codes users=$STATUS"
+json_req PUT "$B/_sim/rate-limits" "X-Nothing: 1" '{"limit":0}'
+req GET "$B/api/v1/users/wendy.wu@acme.example/groups" -H "$OKTA_AUTH"
+[ "$STATUS" = 200 ] && printf '%s' "$BODY" | grep -q "\"id\":\"$PAY\"" &&
+	printf '%s' "$BODY" | grep -q '"name":"okta-sentry-admin-users"' && printf '%s' "$BODY" | grep -q '"name":"Everyone"'
+ok $? "okta: GET /users/{id}/groups lists the user's groups" "$STATUS"
+
+# registration: verification GET against the built-in receiver
+json_req POST "$B/_sim/okta/event-hooks" "X-Nothing: 1" "{\"url\":\"$B/_sim/echo/h1\",\"auth_header\":\"Authorization\",\"secret\":\"hook-s3cret\",\"event_types\":[\"group.user_membership.add\",\"group.user_membership.remove\",\"user.lifecycle.deactivate\"],\"batch_ms\":2000}"
+[ "$STATUS" = 201 ] && printf '%s' "$BODY" | grep -q '"status":"ACTIVE","verificationStatus":"VERIFIED"' &&
+	printf '%s' "$BODY" | grep -q '"verified":true'
+ok $? "hooks: registration verifies the receiver -> 201 ACTIVE VERIFIED" "$STATUS $BODY"
+req GET "$B/_sim/echoes/h1"
+[ "$(num received)" = 1 ] && printf '%s' "$BODY" | grep -q '"method":"GET"' &&
+	printf '%s' "$BODY" | grep -q '"Authorization":"hook-s3cret"' &&
+	printf '%s' "$BODY" | grep -Eq '"X-Okta-Verification-Challenge":"[0-9a-f-]{36}"'
+ok $? "hooks: verification is one GET with X-Okta-Verification-Challenge and the auth header" "$BODY"
+json_req PUT "$B/_sim/echoes/nover" "X-Nothing: 1" '{"verify":false}'
+json_req POST "$B/_sim/okta/event-hooks" "X-Nothing: 1" "{\"url\":\"$B/_sim/echo/nover\",\"secret\":\"x\"}"
+v1=$STATUS
+req GET "$B/_sim/echoes/nover"
+n1=$(num received)
+json_req POST "$B/_sim/okta/event-hooks" "X-Nothing: 1" '{"url":"http://10.1.2.3/hook","secret":"x"}'
+[ "$v1" = 400 ] && [ "$n1" = 2 ] && [ "$STATUS" = 400 ]
+ok $? "hooks: a receiver that ignores the challenge -> 400 after one retry; non-loopback url -> 400" "$v1 $n1 $STATUS"
+
+# delivery: shape and amalgamation (5 changes within the 2 s window -> one POST)
+for u in alice.anderson bob.brown carol.chen erin.evans; do
+	req PUT "$B/api/v1/groups/$PAY/users/$u@acme.example" -H "$OKTA_AUTH"
+done
+req DELETE "$B/api/v1/groups/$OBS/users/uma.usman@acme.example" -H "$OKTA_AUTH"
+req POST "$B/api/v1/users/yara.young@acme.example/lifecycle/unsuspend" -H "$OKTA_AUTH"
+wait_echo h1 2
+[ "$(cnt '"method":"POST"')" = 1 ] && [ "$(cnt '"uuid":')" = 5 ] &&
+	printf '%s' "$BODY" | grep -q '"Content-Type":"application/json"' &&
+	printf '%s' "$BODY" | grep -q '"method":"POST","path":"/_sim/echo/h1","headers":{[^}]*"Authorization":"hook-s3cret"' &&
+	printf '%s' "$BODY" | grep -q "\"body\":{\"eventType\":\"com.okta.event_hook\",\"eventTypeVersion\":\"1.0\",\"cloudEventsVersion\":\"0.1\",\"source\":\"$B/api/v1/eventHooks/who" &&
+	printf '%s' "$BODY" | grep -Eq '"eventId":"[0-9a-f-]{36}","eventTime":"[0-9T:.-]+Z","contentType":"application/json","data":\{"events":\[' &&
+	! printf '%s' "$BODY" | grep -q 'user.lifecycle.unsuspend'
+ok $? "hooks: 5 subscribed events close in time -> one POST with the envelope, auth header, unsubscribed types left out" "$BODY"
+req GET "$B/_sim/okta/event-hooks"
+[ "$(num deliveries)" = 1 ] && [ "$(num events)" = 5 ] && [ "$(num retries)" = 0 ] && [ "$(num failures)" = 0 ]
+ok $? "hooks: counters (deliveries 1, events 5)" "$BODY"
+
+# retry on 500 (at most once), no retry on 400, a failed delivery is logged as event_hook.delivery
+json_req PUT "$B/_sim/echoes/h1" "X-Nothing: 1" '{"status":500,"count":1}'
+req DELETE "$B/api/v1/groups/$PAY/users/alice.anderson@acme.example" -H "$OKTA_AUTH"
+wait_hook deliveries 2
+[ "$(num retries)" = 1 ] && [ "$(num failures)" = 0 ] && [ "$(num last_status)" = 200 ]
+ok $? "hooks: a 500 is retried once and then delivered" "$BODY"
+req GET "$B/_sim/echoes/h1"
+e1=$(printf '%s' "$BODY" | grep -o '"eventId":"[0-9a-f-]*"' | tail -n 2 | sort -u | wc -l)
+[ "$(cnt '"method":"POST"')" = 3 ] && [ "$e1" = 1 ]
+ok $? "hooks: the retry resends the same delivery" "$e1"
+json_req PUT "$B/_sim/echoes/h1" "X-Nothing: 1" '{"status":500,"count":2}'
+req DELETE "$B/api/v1/groups/$PAY/users/bob.brown@acme.example" -H "$OKTA_AUTH"
+wait_hook failures 1
+[ "$(num retries)" = 2 ] && [ "$(num last_status)" = 500 ]
+ok $? "hooks: 500 twice -> one retry, then the delivery fails" "$BODY"
+json_req PUT "$B/_sim/echoes/h1" "X-Nothing: 1" '{"status":400,"count":1}'
+req DELETE "$B/api/v1/groups/$PAY/users/carol.chen@acme.example" -H "$OKTA_AUTH"
+wait_hook failures 2
+[ "$(num retries)" = 2 ] && [ "$(num last_status)" = 400 ]
+ok $? "hooks: a 400 is not retried" "$BODY"
+req GET "$B/api/v1/logs?since=$SINCE&filter=eventType+eq+%22event_hook.delivery%22" -H "$OKTA_AUTH"
+[ "$(cnt '"eventType":"event_hook.delivery"')" = 2 ] && printf '%s' "$BODY" | grep -q '"result":"FAILURE"'
+ok $? "hooks: failed deliveries appear in the System Log as event_hook.delivery" "$BODY"
+
+# synthetic events, duplicate and shuffled deliveries, a timeout
+req DELETE "$B/_sim/okta/event-hooks"
+req GET "$B/_sim/okta/event-hooks"
+[ "$BODY" = '{"hooks":[]}' ]
+ok $? "hooks: DELETE /_sim/okta/event-hooks removes them" "$BODY"
+json_req POST "$B/_sim/okta/event-hooks" "X-Nothing: 1" "{\"url\":\"$B/_sim/echo/h2\",\"auth_header\":\"X-Hook-Key\",\"secret\":\"k2\",\"duplicate\":true,\"shuffle\":true,\"batch_ms\":1500,\"max_batch\":2}"
+json_req POST "$B/_sim/okta/events" "X-Nothing: 1" '{"eventType":"group.user_membership.add","user":"dave.diaz@acme.example","group":"team-payments","uuid":"11111111-2222-4333-8444-555555555555","published":"2024-01-15T09:00:00.000Z"}'
+[ "$STATUS" = 201 ] && printf '%s' "$BODY" | grep -q '"uuid":"11111111-2222-4333-8444-555555555555"' &&
+	printf '%s' "$BODY" | grep -q '"published":"2024-01-15T09:00:00.000Z"' &&
+	printf '%s' "$BODY" | grep -q '"alternateId":"dave.diaz@acme.example"' && printf '%s' "$BODY" | grep -q '"type":"SystemPrincipal"'
+ok $? "events: POST /_sim/okta/events answers the LogEvent (given uuid and published kept)" "$STATUS $BODY"
+json_req POST "$B/_sim/okta/events" "X-Nothing: 1" '{"eventType":"user.lifecycle.deactivate","user":"00uNOSUCHUSER0000000","target":null}'
+json_req POST "$B/_sim/okta/events" "X-Nothing: 1" '{"eventType":"group.user_membership.remove","user":"frank.fischer@acme.example","group":"team-payments"}'
+wait_echo h2 5
+[ "$(cnt '"method":"POST"')" = 4 ] && [ "$(cnt '"X-Hook-Key":"k2"')" = 5 ] && [ "$(cnt '"uuid":')" = 6 ] &&
+	printf '%s' "$BODY" | grep -q '"target":null'
+ok $? "hooks: max_batch 2 splits 3 events into 2 deliveries, each sent twice (duplicate), custom auth header" "$BODY"
+req DELETE "$B/_sim/okta/event-hooks"
+json_req PUT "$B/_sim/echoes/slow" "X-Nothing: 1" '{"delay_ms":400}'
+json_req POST "$B/_sim/okta/event-hooks" "X-Nothing: 1" "{\"url\":\"$B/_sim/echo/slow\",\"secret\":\"s\",\"timeout_ms\":1000,\"batch_ms\":0}"
+json_req PUT "$B/_sim/echoes/slow" "X-Nothing: 1" '{"delay_ms":1500}'
+json_req POST "$B/_sim/okta/events" "X-Nothing: 1" '{"eventType":"user.lifecycle.activate","user":"zoe.zimmer@acme.example"}'
+wait_hook failures 1
+[ "$(num retries)" = 1 ] && [ "$(num attempts)" = 2 ] && printf '%s' "$BODY" | grep -q '"last_error":"timeout"'
+ok $? "hooks: a receiver slower than the timeout -> one retry, then failure (timeout)" "$BODY"
+req DELETE "$B/_sim/okta/event-hooks"
+
+# bulk membership changes and bulk synthetic events through the control API
+req GET "$B/_sim/okta/events?limit=1000000"
+before=$(num next)
+json_req POST "$B/_sim/okta/memberships" "X-Nothing: 1" '{"add":[{"user":"zoe.zimmer@acme.example","group":"team-payments"},{"user":"zoe.zimmer@acme.example","group":"team-payments"}],"remove":[{"user":"dave.diaz@acme.example","group":"team-payments"}]}'
+r1="$STATUS $BODY"
+json_req POST "$B/_sim/okta/memberships" "X-Nothing: 1" '{"add":[{"user":"zoe.zimmer@acme.example","group":"team-platform"},{"user":"nobody@acme.example","group":"team-payments"}]}'
+r2="$STATUS $BODY"
+req GET "$B/api/v1/groups/$PAY/users" -H "$OKTA_AUTH"
+in_pay=$(cnt '"login":"zoe.zimmer@acme.example"')
+req GET "$B/_sim/okta/events?since=$before"
+[ "$r1" = '200 {"added":1,"removed":1,"unchanged":1}' ] && [ "${r2%% *}" = 400 ] && [ "$in_pay" = 1 ] &&
+	[ "$(num count)" = 2 ] && printf '%s' "$BODY" | grep -q '"requestUri":"/_sim/okta/memberships"'
+ok $? "events: POST /_sim/okta/memberships changes the state (all or nothing) and logs each change" "$r1 | $r2 | $BODY"
+json_req POST "$B/_sim/okta/events" "X-Nothing: 1" '[{"eventType":"user.lifecycle.suspend","user":"zoe.zimmer@acme.example"},{"eventType":"user.lifecycle.unsuspend","user":"zoe.zimmer@acme.example"}]'
+[ "$STATUS" = 201 ] && [ "$(num count)" = 2 ] && [ "$(cnt '"eventType":"user.lifecycle.')" = 2 ]
+ok $? "events: POST /_sim/okta/events with an array appends them all" "$STATUS $BODY"
+
+# a fixture replacing the state logs the differences; reset clears the log
+req GET "$B/_sim/state?full=1"
+printf '%s' "$BODY" | sed '0,/"status":"ACTIVE"/s//"status":"SUSPENDED"/' >"$TMP/fx.json"
+req GET "$B/_sim/okta/events?limit=1000000"
+before=$(num next)
+req POST "$B/_sim/state" -H 'Content-Type: application/json' --data-binary @"$TMP/fx.json"
+req GET "$B/_sim/okta/events?since=$before"
+[ "$(num count)" = 1 ] && printf '%s' "$BODY" | grep -q '"eventType":"user.lifecycle.suspend"' &&
+	printf '%s' "$BODY" | grep -q '"requestUri":"/_sim/state"'
+ok $? "events: POST /_sim/state logs the change it makes (one user suspended)" "$BODY"
+req POST "$B/_sim/reset"
+req GET "$B/_sim/okta/events"
+[ "$(num count)" = 0 ]
+ok $? "events: POST /_sim/reset clears the System Log" "$BODY"
+
 # ---- request log -------------------------------------------------------------------------------------------------------
 req DELETE "$B/_sim/requests"
 req GET "$B/api/v1/groups?limit=2" -H "$OKTA_AUTH"

@@ -36,10 +36,12 @@ struct sim_opts {
 	bool org_explicit;         /* --org was given (overrides a fixture's org) */
 	int latency_ms;            /* added to every upstream (non-control) request */
 	long okta_rate_limit;      /* requests per minute per Okta bucket */
+	long okta_logs_rate_limit; /* requests per minute in the System Log bucket (/api/v1/logs) */
 	int threads;
 	bool quiet;
 };
 
+struct okta_log; /* System Log, event hooks, hook receivers (sim_oktalog.h) */
 struct sim_ctl; /* faults, request log, rate-limit buckets (sim_ctl.c) */
 
 /* The one context every handler receives first. */
@@ -49,6 +51,7 @@ struct sim_ctx {
 	struct sim_state *state;
 	json_t *start_fixture;        /* fixture loaded at start (for /_sim/reset), or NULL */
 	struct sim_ctl *ctl;
+	struct okta_log *oktalog;     /* Okta System Log + event hooks (sim_oktalog.c) */
 	atomic_uint_fast64_t next_seq;/* request sequence numbers */
 };
 

@@ -12,6 +12,7 @@
  */
 #include "sim.h"
 
+#include "sim_oktalog.h"
 #include "sim_util.h"
 
 #include <pthread.h>
@@ -714,12 +715,17 @@ int sim_build_start_state(struct sim_ctx *ctx, struct sim_state **out, char **er
 	return build_state(ctx, NULL, out, err);
 }
 
-/* Swap in a new state (takes the write lock) and free the old one. */
-static void swap_state(struct sim_ctx *ctx, struct sim_state *st)
+/*
+ * Swap in a new state (takes the write lock) and free the old one. With
+ * diff, the Okta changes between the two go to the System Log (and hooks).
+ */
+static void swap_state(struct sim_ctx *ctx, struct sim_state *st, bool diff)
 {
 	struct sim_state *old;
 
 	pthread_rwlock_wrlock(&ctx->lock);
+	if (diff)
+		sim_okta_diff_events(ctx, ctx->state, st);
 	old = ctx->state;
 	ctx->state = st;
 	pthread_rwlock_unlock(&ctx->lock);
@@ -790,9 +796,11 @@ static int ctl_replace_state(struct sim_ctx *ctx, const struct sim_request *req,
 		rc = bad_request(resp, err ? err : "cannot build the state");
 		goto out;
 	}
-	if (reset)
+	if (reset) {
 		sim_ctl_reset(ctx);
-	swap_state(ctx, st);
+		okta_log_reset(ctx->oktalog);
+	}
+	swap_state(ctx, st, !reset);
 	rc = reply_summary(ctx, resp, 200);
 out:
 	free(err);
@@ -855,6 +863,10 @@ static int ctl_handle(struct sim_ctx *ctx, const struct sim_request *req, struct
 	const char *m = req->method;
 	bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
 	bool del = strcmp(m, "DELETE") == 0, put = strcmp(m, "PUT") == 0;
+	int rc;
+
+	if (okta_log_ctl(ctx, req, resp, &rc))
+		return rc;
 
 	if (sim_path_is(req, 1, "health", NULL) && get) {
 		sim_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));

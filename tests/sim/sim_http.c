@@ -431,3 +431,19 @@ const char *sim_reason(int status)
 	default: return "Error";
 	}
 }
+
+/* Any request header by name. */
+const char *sim_header_get(const struct sim_request *req, const char *name)
+{
+	if (!req->header_fn)
+		return NULL;
+	return req->header_fn(req->header_ctx, name);
+}
+
+/* Every request header. */
+void sim_header_each(const struct sim_request *req,
+		     void (*cb)(void *arg, const char *name, const char *value), void *arg)
+{
+	if (req->header_each_fn)
+		req->header_each_fn(req->header_ctx, cb, arg);
+}

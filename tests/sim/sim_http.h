@@ -39,6 +39,12 @@ struct sim_request {
 	const char *body;          /* request body (borrowed), may be NULL */
 	size_t body_len;
 	uint64_t seq;              /* request sequence number (also in the log) */
+	/* any request header by name (case-insensitive), set by the adapter; may be NULL */
+	const char *(*header_fn)(void *header_ctx, const char *name);
+	/* call cb for every request header, in order; set by the adapter; may be NULL */
+	void (*header_each_fn)(void *header_ctx,
+			       void (*cb)(void *arg, const char *name, const char *value), void *arg);
+	void *header_ctx;
 };
 
 /* One response header (owned strings). */
@@ -70,6 +76,13 @@ void sim_request_clear(struct sim_request *req);
 
 /* First value of query parameter key, or NULL. */
 const char *sim_query_get(const struct sim_request *req, const char *key);
+
+/* Value of request header name (case-insensitive), or NULL (borrowed, valid during the handler). */
+const char *sim_header_get(const struct sim_request *req, const char *name);
+
+/* Call cb for every request header (nothing when the adapter cannot enumerate them). */
+void sim_header_each(const struct sim_request *req,
+		     void (*cb)(void *arg, const char *name, const char *value), void *arg);
 
 /* True if the decoded path has exactly n segments and each equals the
  * pattern ('*' matches any single segment). Patterns are given as a

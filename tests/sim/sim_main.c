@@ -7,6 +7,7 @@
  */
 #include "sim.h"
 
+#include "sim_oktalog.h"
 #include "sim_server.h"
 #include "sim_util.h"
 
@@ -35,6 +36,7 @@ static void usage(FILE *f)
 	      "  --org SLUG              Sentry organization slug (default acme)\n"
 	      "  --latency-ms N          delay every Okta/Sentry answer by N ms\n"
 	      "  --okta-rate-limit N     requests per minute per Okta bucket (default 600000)\n"
+	      "  --okta-logs-rate-limit N  requests per minute for /api/v1/logs (default 120)\n"
 	      "  --threads N             HTTP worker threads (default 4)\n"
 	      "  --quiet                 no per-request log lines on stderr\n"
 	      "  --help                  this text\n", f);
@@ -117,7 +119,7 @@ out:
 static void parse_args(int argc, char **argv, struct sim_opts *o)
 {
 	enum { O_LISTEN = 256, O_PORTFILE, O_SEED, O_USERS, O_GROUPS, O_FIXTURE, O_DEMO,
-	       O_OKTATOK, O_SENTRYTOK, O_ORG, O_LATENCY, O_RATE, O_THREADS, O_QUIET, O_HELP };
+	       O_OKTATOK, O_SENTRYTOK, O_ORG, O_LATENCY, O_RATE, O_LOGRATE, O_THREADS, O_QUIET, O_HELP };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "port-file", required_argument, NULL, O_PORTFILE },
@@ -131,6 +133,7 @@ static void parse_args(int argc, char **argv, struct sim_opts *o)
 		{ "org", required_argument, NULL, O_ORG },
 		{ "latency-ms", required_argument, NULL, O_LATENCY },
 		{ "okta-rate-limit", required_argument, NULL, O_RATE },
+		{ "okta-logs-rate-limit", required_argument, NULL, O_LOGRATE },
 		{ "threads", required_argument, NULL, O_THREADS },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
@@ -159,6 +162,9 @@ static void parse_args(int argc, char **argv, struct sim_opts *o)
 			break;
 		case O_LATENCY: o->latency_ms = (int)num_arg("--latency-ms", optarg, 3600000); break;
 		case O_RATE: o->okta_rate_limit = (long)num_arg("--okta-rate-limit", optarg, INT32_MAX); break;
+		case O_LOGRATE:
+			o->okta_logs_rate_limit = (long)num_arg("--okta-logs-rate-limit", optarg, INT32_MAX);
+			break;
 		case O_THREADS: o->threads = (int)num_arg("--threads", optarg, 256); break;
 		case O_QUIET: o->quiet = true; break;
 		case 'h':
@@ -204,6 +210,8 @@ static void parse_args(int argc, char **argv, struct sim_opts *o)
 		o->threads = 4;
 	if (o->okta_rate_limit == 0)
 		o->okta_rate_limit = 600000;
+	if (o->okta_logs_rate_limit == 0)
+		o->okta_logs_rate_limit = 120;
 }
 
 /* Entry point. */
@@ -227,6 +235,7 @@ int main(int argc, char **argv)
 	ctx.opts.sentry_token = "sim-sentry-token";
 	ctx.opts.org = "acme";
 	ctx.opts.okta_rate_limit = 600000;
+	ctx.opts.okta_logs_rate_limit = 120;
 	ctx.opts.threads = 4;
 	if (!ctx.opts.listen_host) {
 		fprintf(stderr, "sentry-bridge-sim: out of memory\n");
@@ -252,6 +261,11 @@ int main(int argc, char **argv)
 	}
 	ctx.ctl = sim_ctl_new();
 	if (!ctx.ctl) {
+		fprintf(stderr, "sentry-bridge-sim: out of memory\n");
+		goto out;
+	}
+	ctx.oktalog = okta_log_new();
+	if (!ctx.oktalog) {
 		fprintf(stderr, "sentry-bridge-sim: out of memory\n");
 		goto out;
 	}
@@ -292,6 +306,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	sim_server_stop(srv);
+	okta_log_free(ctx.oktalog);
 	free(err);
 	sim_state_free(ctx.state);
 	sim_ctl_free(ctx.ctl);

@@ -303,6 +303,39 @@ static void run_fault(struct sim_ctx *ctx, const struct sim_upstream *up,
 		sim_resp_headerf(resp, "Retry-After", "%d", eff->retry_after);
 }
 
+/* sim_request.header_fn: look a request header up on the MHD connection. */
+static const char *header_lookup(void *conn, const char *name)
+{
+	return MHD_lookup_connection_value((struct MHD_Connection *)conn, MHD_HEADER_KIND, name);
+}
+
+/* What header_each passes through MHD's iterator. */
+struct header_each_arg {
+	void (*cb)(void *arg, const char *name, const char *value);
+	void *arg;
+};
+
+/* MHD iterator adapter for header_each. */
+static enum MHD_Result header_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct header_each_arg *a = cls;
+
+	(void)kind;
+	if (key && value)
+		a->cb(a->arg, key, value);
+	return MHD_YES;
+}
+
+/* sim_request.header_each_fn: every request header of the MHD connection. */
+static void header_each(void *conn, void (*cb)(void *arg, const char *name, const char *value),
+			void *arg)
+{
+	struct header_each_arg a = { cb, arg };
+
+	MHD_get_connection_values((struct MHD_Connection *)conn, MHD_HEADER_KIND, header_iter, &a);
+}
+
 /* Build the request and the response; returns the delay to apply in ms. */
 static int64_t process(struct sim_server *srv, struct MHD_Connection *conn, struct conn_req *cr)
 {
@@ -322,6 +355,9 @@ static int64_t process(struct sim_server *srv, struct MHD_Connection *conn, stru
 	req->host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	req->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							 MHD_HTTP_HEADER_AUTHORIZATION);
+	req->header_fn = header_lookup;
+	req->header_each_fn = header_each;
+	req->header_ctx = conn;
 	req->body = cr->body.data;
 	req->body_len = cr->body.len;
 	cr->up = find_upstream(req->raw_path);
