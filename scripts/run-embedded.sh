@@ -72,6 +72,15 @@ for _ in $(seq 1 600); do
 	sleep 0.1
 done
 
+# The simulated Okta delivers its changes to the bridge, as a real Okta
+# event hook would (verified first, like Okta does).
+hook=$(curl -s -X POST "$sim/_sim/okta/event-hooks" -H 'Content-Type: application/json' \
+	--data "{\"url\":\"http://127.0.0.1:$port/hooks/okta\",\"secret\":\"$OKTA_HOOK_SECRET\"}" || true)
+case "$hook" in
+*'"verified":true'*) hook_state="registered and verified: Okta changes reach the bridge in real time" ;;
+*) hook_state="not registered ($hook)" ;;
+esac
+
 cat <<MSG
 
 sentry-bridge is running on its embedded default.
@@ -80,11 +89,15 @@ sentry-bridge is running on its embedded default.
   simulators  $sim                (Okta /api/v1, Sentry /api/0, control /_sim)
   database    $(scripts/pg.sh dsn "$run/pg")
   config      $run/demo.yaml
+  Okta hook   $hook_state
 
 Try:  curl -s http://127.0.0.1:$port/readyz
       env \$(cat $run/demo.env) $build/sentry-bridge --config $run/demo.yaml sync --dry-run
       curl -s -X POST -H 'Authorization: Bearer demo-admin-token' http://127.0.0.1:$port/api/v1/sync
       curl -s -H 'Authorization: Bearer demo-admin-token' http://127.0.0.1:$port/api/v1/sync/runs
+      # an Okta change, delivered by the event hook: bob becomes a manager in Sentry within a second
+      curl -s -X POST $sim/_sim/okta/memberships -d '{"add":[{"user":"bob.brown@acme.example","group":"okta-sentry-admin-users"}]}'
+      curl -s -H 'Authorization: Bearer demo-admin-token' 'http://127.0.0.1:$port/api/v1/audit?limit=3'
 Press Ctrl-C to stop everything.
 MSG
 
