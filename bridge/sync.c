@@ -757,68 +757,58 @@ fail:
 }
 
 /* Keep the Sentry mirror current with what was applied, so the event path
- * (which plans from the mirrors) sees this run's invites, roles and teams. */
+ * (which plans from the mirrors) sees this run's invites, roles and teams.
+ * Four statements whatever the size of the plan. */
 static int mirror_apply(PGconn *c, const struct sync_report *rep, struct err *e)
 {
-	if (db_begin(c, e))
-		return -1;
-	for (size_t i = 0; i < rep->plan.n; i++) {
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < rep->plan.n; i++) {
 		if (rep->cstatus[i] != SCS_APPLIED && rep->cstatus[i] != SCS_SKIPPED)
 			continue;
 		const struct policy_change *ch = &rep->plan.changes[i];
-		int rc = 0;
-		switch (ch->kind) {
-		case PC_INVITE: {
-			if (!rep->cmember || !rep->cmember[i])
-				break;
-			json_t *teams = json_array();
-			for (size_t k = 0; teams && k < ch->nteams; k++)
-				json_array_append_new(teams, json_string(ch->teams[k]));
-			char *tt = teams ? json_dumps(teams, JSON_COMPACT) : NULL;
-			json_decref(teams);
-			if (!tt) {
-				rc = err_set(e, -1, "out of memory");
-				break;
-			}
-			const char *p[] = {rep->cmember[i], ch->email, config_role_name(ch->role_after), tt};
-			rc = db_run(c,
-				    "INSERT INTO sentry_members (id, email, role, pending, teams) VALUES ($1, $2, $3, true,"
-				    " ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) ON CONFLICT (id) DO NOTHING",
-				    4, p, e);
-			free(tt);
-			break;
-		}
-		case PC_SET_ROLE: {
-			const char *p[] = {ch->member_id, config_role_name(ch->role_after)};
-			rc = db_run(c, "UPDATE sentry_members SET role = $2, synced_at = now() WHERE id = $1", 2, p, e);
-			break;
-		}
-		case PC_ADD_TEAM: {
-			const char *p[] = {ch->member_id, ch->team};
-			rc = db_run(c,
-				    "UPDATE sentry_members SET teams = array_append(teams, $2), synced_at = now()"
-				    " WHERE id = $1 AND NOT ($2 = ANY (teams))",
-				    2, p, e);
-			break;
-		}
-		case PC_REMOVE_TEAM: {
-			const char *p[] = {ch->member_id, ch->team};
-			rc = db_run(c, "UPDATE sentry_members SET teams = array_remove(teams, $2), synced_at = now() WHERE id = $1",
-				    2, p, e);
-			break;
-		}
-		case PC_REMOVE_MEMBER: {
-			const char *p[] = {ch->member_id};
-			rc = db_run(c, "DELETE FROM sentry_members WHERE id = $1", 1, p, e);
-			break;
-		}
-		}
-		if (rc) {
-			db_rollback(c);
-			return -1;
-		}
+		if (ch->kind == PC_INVITE && (!rep->cmember || !rep->cmember[i]))
+			continue; /* an invite Sentry already had: the next sync reads it */
+		json_t *teams = json_array();
+		for (size_t k = 0; teams && k < ch->nteams; k++)
+			json_array_append_new(teams, json_string(ch->teams[k]));
+		json_array_append_new(a, json_pack("{s:s,s:s?,s:s,s:s,s:s?,s:o}", "kind", policy_change_kind_name(ch->kind),
+						   "id", ch->kind == PC_INVITE ? rep->cmember[i] : ch->member_id,
+						   "email", ch->email, "role", config_role_name(ch->role_after), "team",
+						   ch->team, "teams", teams ? teams : json_array()));
 	}
-	return db_commit(c, e);
+	char *t = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	if (!t)
+		return err_set(e, -1, "out of memory");
+	const char *p[] = {t};
+	int rc = db_begin(c, e) ||
+		 db_run(c,
+			"DELETE FROM sentry_members WHERE id IN (SELECT x->>'id' FROM jsonb_array_elements($1::jsonb) x"
+			" WHERE x->>'kind' = 'remove_member')",
+			1, p, e) ||
+		 db_run(c,
+			"UPDATE sentry_members m SET role = x->>'role', synced_at = now()"
+			" FROM jsonb_array_elements($1::jsonb) x WHERE x->>'kind' = 'set_role' AND m.id = x->>'id'",
+			1, p, e) ||
+		 db_run(c,
+			"UPDATE sentry_members m SET synced_at = now(), teams = ARRAY(SELECT DISTINCT u FROM"
+			"  unnest(m.teams || coalesce(d.adds, '{}')) u WHERE NOT (u = ANY (coalesce(d.removes, '{}'))) ORDER BY u)"
+			" FROM (SELECT x->>'id' AS id,"
+			"  array_agg(x->>'team') FILTER (WHERE x->>'kind' = 'add_team') AS adds,"
+			"  array_agg(x->>'team') FILTER (WHERE x->>'kind' = 'remove_team') AS removes"
+			"  FROM jsonb_array_elements($1::jsonb) x WHERE x->>'kind' IN ('add_team', 'remove_team')"
+			"  GROUP BY x->>'id') d WHERE m.id = d.id",
+			1, p, e) ||
+		 db_run(c,
+			"INSERT INTO sentry_members (id, email, role, pending, teams)"
+			" SELECT x->>'id', x->>'email', x->>'role', true, ARRAY(SELECT jsonb_array_elements_text(x->'teams'))"
+			" FROM jsonb_array_elements($1::jsonb) x WHERE x->>'kind' = 'invite' ON CONFLICT (id) DO NOTHING",
+			1, p, e) ||
+		 db_commit(c, e);
+	if (rc && PQtransactionStatus(c) != PQTRANS_IDLE)
+		db_rollback(c);
+	free(t);
+	return rc ? -1 : 0;
 }
 
 /* ---- the run ------------------------------------------------------------ */
