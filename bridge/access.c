@@ -653,9 +653,14 @@ long access_expire_due(struct ctx *ctx, struct err *e)
 		    " UPDATE access_grants g SET status = CASE WHEN g.ends_at <= now() THEN 'expired' ELSE 'revoked' END,"
 		    "  ended_at = now(), ended_by = 'bridge',"
 		    "  end_reason = CASE WHEN g.ends_at <= now() THEN 'ended at ends_at'"
-		    "   ELSE 'the holder is no longer ACTIVE in Okta' END"
-		    " WHERE g.status = 'active' AND (g.ends_at <= now() OR EXISTS (SELECT 1 FROM okta_users u"
-		    "  WHERE lower(u.email) = g.person AND u.status <> 'ACTIVE'))"
+		    "   WHEN EXISTS (SELECT 1 FROM okta_users u WHERE lower(u.email) = g.person)"
+		    "    THEN 'the holder is no longer ACTIVE in Okta'"
+		    "   ELSE 'the holder is no longer in a group the policy uses' END"
+		    " WHERE g.status = 'active' AND (g.ends_at <= now()"
+		    "  OR EXISTS (SELECT 1 FROM okta_users u WHERE lower(u.email) = g.person AND u.status <> 'ACTIVE')"
+		    /* the mirror holds everyone in scope once a sync ran: absent means out of scope */
+		    "  OR (EXISTS (SELECT 1 FROM okta_users)"
+		    "   AND NOT EXISTS (SELECT 1 FROM okta_users u WHERE lower(u.email) = g.person)))"
 		    " RETURNING g.request_id, g.person, g.status, g.end_reason,"
 		    "  extract(epoch FROM now() - g.ends_at) AS lag)"
 		    " SELECT request_id, person, status, end_reason, lag FROM ended",
