@@ -6,7 +6,6 @@
 
 #include "access.h"
 #include "api_gitlab.h"
-
 #include "audit.h"
 #include "clock.h"
 #include "db.h"

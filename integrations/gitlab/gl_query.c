@@ -3,6 +3,8 @@
  */
 #include "gl_query.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,10 +146,11 @@ const char *gl_order_name(enum gl_order o)
 static int parse_i64(const char *s, int64_t *out)
 {
 	char *end;
-	if (!*s)
+	if (!*s || isspace((unsigned char)*s))
 		return -1;
+	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (*end)
+	if (*end || errno == ERANGE)
 		return -1;
 	*out = v;
 	return 0;
