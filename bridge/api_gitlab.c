@@ -627,17 +627,20 @@ static int refresh(struct ctx *ctx, struct httpc *hc, struct gitlab_mod *m, stru
 	metrics_observe(ctx->metrics, "sb_gitlab_refresh_duration_seconds", (double)st->duration_ms / 1000.0, NULL);
 	if (snap) {
 		PGconn *c = db_acquire(ctx->db, 5000, e);
+		char *blob = NULL;
+		size_t blob_len = 0;
 		if (c) {
-			rc = gl_store_save(c, snap, st, id, e);
+			rc = gl_store_save(c, snap, st, id, &blob, &blob_len, e);
 			db_release(ctx->db, c);
 		}
 		if (!rc && m) {
-			struct gl_cache *cache = gl_cache_build(snap, e);
+			struct gl_cache *cache = gl_cache_build(snap, blob, blob_len, e);
 			if (cache)
 				swap_cache(m, cache, *id);
 			else
 				rc = -1;
 		}
+		free(blob);
 	}
 	json_decref(snap);
 	metrics_add(ctx->metrics, "sb_gitlab_refresh_total", 1, "result", rc ? "failed" : "ok", NULL);
@@ -655,9 +658,34 @@ static int refresh(struct ctx *ctx, struct httpc *hc, struct gitlab_mod *m, stru
 	return rc;
 }
 
+/* Milliseconds since the newest stored snapshot was built; -1 when none or unknown. */
+static int64_t snapshot_age_ms(struct ctx *ctx)
+{
+	struct err e;
+	err_clear(&e);
+	PGconn *c = db_acquire(ctx->db, 2000, &e);
+	if (!c)
+		return -1;
+	PGresult *r = db_exec(c,
+			      "SELECT (extract(epoch FROM now() - built_at) * 1000)::bigint FROM gitlab_cache_snapshots"
+			      " ORDER BY id DESC LIMIT 1",
+			      0, NULL, &e);
+	int64_t age = r && PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+	PQclear(r);
+	db_release(ctx->db, c);
+	return age;
+}
+
 static int task_refresh(struct ctx *ctx, void *arg, struct err *e)
 {
 	struct gitlab_mod *m = arg;
+	/* A snapshot made since the last run (by `gitlab refresh`, or before a
+	 * restart) is fresh enough: no second walk. */
+	int64_t age = snapshot_age_ms(ctx);
+	if (age >= 0 && age < ctx->cfg->gitlab.refresh_interval_ms * 9 / 10) {
+		log_debug(ctx->log, "gitlab", NULL, "stored GitLab snapshot is fresh; refresh skipped", NULL);
+		return 0;
+	}
 	struct gl_walk_stats st;
 	int64_t id = 0;
 	int rc = refresh(ctx, m->walker, m, &st, &id, e);
@@ -691,16 +719,20 @@ static void load_newest(struct gitlab_mod *m, struct ctx *ctx)
 		return;
 	}
 	json_t *snap = NULL;
+	char *blob = NULL;
+	size_t blob_len = 0;
 	int64_t id = 0;
-	int rc = gl_store_load(c, &snap, &id, &e);
+	int rc = gl_store_load(c, &snap, &blob, &blob_len, &id, &e);
 	db_release(ctx->db, c);
 	if (rc || !snap) {
 		if (rc)
 			log_error(ctx->log, "gitlab", NULL, "cannot load the GitLab snapshot", "error", e.msg, NULL);
+		free(blob);
 		return;
 	}
-	struct gl_cache *cache = gl_cache_build(snap, &e);
+	struct gl_cache *cache = gl_cache_build(snap, blob, blob_len, &e);
 	json_decref(snap);
+	free(blob);
 	if (!cache) {
 		log_error(ctx->log, "gitlab", NULL, "cannot index the GitLab snapshot", "error", e.msg, NULL);
 		return;

@@ -4,6 +4,7 @@
 #include "gl_cache.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -41,6 +42,12 @@ struct gl_cache {
 	char *text;                /* lowercased "name\npath\n" per project, DFS order */
 	size_t *text_off;          /* np + 1 offsets */
 	int *perm[GL_OB_COUNT];    /* ascending permutations (similarity unused) */
+	int *rank[GL_OB_COUNT];    /* rank[k][i]: position of project i in perm[k] */
+	int *arch_pre;             /* np + 1 prefix counts of archived projects */
+	uint32_t *tri_code;        /* sorted distinct trigrams of the search text */
+	uint32_t *tri_off;         /* ntri + 1 offsets into post */
+	size_t ntri;
+	uint32_t *post;            /* projects holding each trigram, ascending */
 };
 
 static char *xstrdup(const char *s)
@@ -73,8 +80,14 @@ void gl_cache_free(struct gl_cache *c)
 		free(c->p[i].activity);
 		free(c->p[i].json);
 	}
-	for (int k = 0; k < GL_OB_COUNT; k++)
+	for (int k = 0; k < GL_OB_COUNT; k++) {
 		free(c->perm[k]);
+		free(c->rank[k]);
+	}
+	free(c->arch_pre);
+	free(c->tri_code);
+	free(c->tri_off);
+	free(c->post);
 	free(c->g);
 	free(c->p);
 	free(c->roots);
@@ -237,12 +250,85 @@ static int cmp_perm_r(const void *x, const void *y, void *arg)
 	return r ? r : cmp_i64(a->id, b->id);
 }
 
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static uint32_t tri(const char *t)
+{
+	return (uint32_t)(unsigned char)t[0] << 16 | (uint32_t)(unsigned char)t[1] << 8 | (unsigned char)t[2];
+}
+
+/* The trigram index of the search text: for each distinct trigram, the
+ * ascending list of projects whose name or path holds it. 0 or -1. */
+static int build_trigrams(struct gl_cache *c)
+{
+	size_t cap = c->text_off[c->np] + 1, n = 0;
+	uint64_t *pairs = malloc(cap * sizeof *pairs);
+	if (!pairs)
+		return -1;
+	for (size_t i = 0; i < c->np; i++) {
+		const char *t = c->text + c->text_off[i];
+		size_t len = c->text_off[i + 1] - c->text_off[i];
+		for (size_t j = 0; j + 3 <= len; j++)
+			if (t[j] != '\n' && t[j + 1] != '\n' && t[j + 2] != '\n')
+				pairs[n++] = (uint64_t)tri(t + j) << 32 | (uint32_t)i;
+	}
+	qsort(pairs, n, sizeof *pairs, cmp_u64);
+	size_t nd = 0, nt = 0;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || pairs[i] != pairs[i - 1]) {
+			pairs[nd++] = pairs[i];
+			if (nd == 1 || pairs[nd - 1] >> 32 != pairs[nd - 2] >> 32)
+				nt++;
+		}
+	c->post = malloc((nd + 1) * sizeof *c->post);
+	c->tri_code = malloc((nt + 1) * sizeof *c->tri_code);
+	c->tri_off = malloc((nt + 1) * sizeof *c->tri_off);
+	if (!c->post || !c->tri_code || !c->tri_off) {
+		free(pairs);
+		return -1;
+	}
+	for (size_t i = 0; i < nd; i++) {
+		uint32_t code = (uint32_t)(pairs[i] >> 32);
+		if (i == 0 || code != c->tri_code[c->ntri - 1]) {
+			c->tri_code[c->ntri] = code;
+			c->tri_off[c->ntri] = (uint32_t)i;
+			c->ntri++;
+		}
+		c->post[i] = (uint32_t)pairs[i];
+	}
+	c->tri_off[c->ntri] = (uint32_t)nd;
+	free(pairs);
+	return 0;
+}
+
+
 static char *dump(const json_t *o)
 {
 	return json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-struct gl_cache *gl_cache_build(const json_t *snap, struct err *e)
+/* An entry's entity text: "j", or blob[jo .. jo+jl), or o serialised. NULL when
+ * out of memory or the blob reference is out of bounds. */
+static char *entity_text(const json_t *entry, const json_t *o, const char *blob, size_t blob_len)
+{
+	const char *j = json_string_value(json_object_get(entry, "j"));
+	if (j)
+		return strdup(j);
+	const json_t *jo = json_object_get(entry, "jo"), *jl = json_object_get(entry, "jl");
+	if (jo && jl) {
+		json_int_t off = json_integer_value(jo), len = json_integer_value(jl);
+		if (!blob || off < 0 || len < 0 || (size_t)off > blob_len || (size_t)len > blob_len - (size_t)off)
+			return NULL;
+		return strndup(blob + off, (size_t)len);
+	}
+	return dump(o);
+}
+
+struct gl_cache *gl_cache_build(const json_t *snap, const char *blob, size_t blob_len, struct err *e)
 {
 	struct build b = {0};
 	struct gl_cache *c = calloc(1, sizeof *c);
@@ -279,12 +365,14 @@ struct gl_cache *gl_cache_build(const json_t *snap, struct err *e)
 		g->name = xstrdup(jstr(o, "name"));
 		g->path = xstrdup(jstr(o, "path"));
 		g->full_path = xstrdup(jstr(o, "full_path"));
-		g->json = dump(o);
+		g->json = entity_text(o, o, blob, blob_len);
 		if (!g->name || !g->path || !g->full_path || !g->json)
 			goto nomem;
 	}
 	for (size_t i = 0; i < b.npin; i++) {
 		const json_t *w = json_array_get(projects, i), *o = json_object_get(w, "p");
+		if (!o)
+			o = w; /* the walker's flat entries: {"j": text, "id": ..., ...} */
 		struct cproj *p = &b.pin[i];
 		p->id = json_integer_value(json_object_get(o, "id"));
 		p->group_id = json_integer_value(json_object_get(w, "group"));
@@ -299,7 +387,7 @@ struct gl_cache *gl_cache_build(const json_t *snap, struct err *e)
 		p->updated = xstrdup(jstr(w, "updated_at"));
 		p->stars = json_integer_value(json_object_get(o, "star_count"));
 		p->archived = json_is_true(json_object_get(w, "archived"));
-		p->json = dump(o);
+		p->json = entity_text(w, o, blob, blob_len);
 		if (!p->name_s || !p->path_s || !p->created || !p->activity || !p->updated || !p->json)
 			goto nomem;
 	}
@@ -350,7 +438,17 @@ struct gl_cache *gl_cache_build(const json_t *snap, struct err *e)
 			c->perm[k][i] = (int)i;
 		sort_key = k;
 		qsort_r(c->perm[k], c->np, sizeof(int), cmp_perm_r, c);
+		c->rank[k] = malloc((c->np + 1) * sizeof(int));
+		if (!c->rank[k])
+			goto nomem;
+		for (size_t i = 0; i < c->np; i++)
+			c->rank[k][c->perm[k][i]] = (int)i;
 	}
+	c->arch_pre = calloc(c->np + 1, sizeof(int));
+	if (!c->arch_pre || build_trigrams(c))
+		goto nomem;
+	for (size_t i = 0; i < c->np; i++)
+		c->arch_pre[i + 1] = c->arch_pre[i] + (c->p[i].archived ? 1 : 0);
 	goto done;
 nomem:
 	err_set(e, -1, "out of memory building the GitLab cache");
@@ -444,12 +542,6 @@ static int cmp_similarity(const void *x, const void *y, void *arg)
 	return r ? r : -cmp_i64(a->id, b->id);
 }
 
-static int cmp_id_desc(const void *x, const void *y, void *arg)
-{
-	const struct gl_cache *c = arg;
-	return -cmp_i64(c->p[*(const int *)x].id, c->p[*(const int *)y].id);
-}
-
 static void emit(struct buf *out, const char *json, int *first)
 {
 	if (!*first)
@@ -458,97 +550,178 @@ static void emit(struct buf *out, const char *json, int *first)
 	buf_puts(out, json);
 }
 
+/* Posting list of trigram code (NULL when no project holds it). */
+static const uint32_t *tri_list(const struct gl_cache *c, uint32_t code, size_t *n)
+{
+	size_t lo = 0, hi = c->ntri;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (c->tri_code[mid] < code)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == c->ntri || c->tri_code[lo] != code) {
+		*n = 0;
+		return NULL;
+	}
+	*n = c->tri_off[lo + 1] - c->tri_off[lo];
+	return c->post + c->tri_off[lo];
+}
+
+struct hits {
+	int *v;
+	size_t n, cap;
+};
+
+static int hit(struct hits *h, int i)
+{
+	if (h->n == h->cap) {
+		size_t nc = h->cap ? h->cap * 2 : 256;
+		int *x = realloc(h->v, nc * sizeof *x);
+		if (!x)
+			return -1;
+		h->v = x;
+		h->cap = nc;
+	}
+	h->v[h->n++] = i;
+	return 0;
+}
+
+/* Projects in [lo, hi) whose lowercased name or path holds lterm. */
+static int search_range(const struct gl_cache *c, size_t lo, size_t hi, const char *lterm, int archived,
+			struct hits *h)
+{
+	size_t tl = strlen(lterm);
+	if (strchr(lterm, '\n'))
+		return 0;
+	if (tl >= 3) {
+		/* the rarest trigram of the term gives the candidates; memmem confirms */
+		const uint32_t *best = NULL;
+		size_t nbest = 0;
+		for (size_t j = 0; j + 3 <= tl; j++) {
+			size_t n;
+			const uint32_t *l = tri_list(c, tri(lterm + j), &n);
+			if (!l)
+				return 0;
+			if (!best || n < nbest) {
+				best = l;
+				nbest = n;
+			}
+		}
+		size_t a = 0, b = nbest;
+		while (a < b) {
+			size_t mid = (a + b) / 2;
+			if (best[mid] < lo)
+				a = mid + 1;
+			else
+				b = mid;
+		}
+		for (size_t k = a; k < nbest && best[k] < hi; k++) {
+			size_t i = best[k];
+			if (archived >= 0 && c->p[i].archived != archived)
+				continue;
+			if (memmem(c->text + c->text_off[i], c->text_off[i + 1] - c->text_off[i], lterm, tl) &&
+			    hit(h, (int)i))
+				return -1;
+		}
+		return 0;
+	}
+	const char *t = c->text + c->text_off[lo], *end = c->text + c->text_off[hi];
+	while (t < end) {
+		const char *m = memmem(t, (size_t)(end - t), lterm, tl);
+		if (!m)
+			break;
+		size_t a = lo, b = hi, mo = (size_t)(m - c->text);
+		while (b - a > 1) {
+			size_t mid = (a + b) / 2;
+			if (c->text_off[mid] <= mo)
+				a = mid;
+			else
+				b = mid;
+		}
+		if ((archived < 0 || c->p[a].archived == archived) && hit(h, (int)a))
+			return -1;
+		t = c->text + c->text_off[a + 1];
+	}
+	return 0;
+}
+
+struct rank_sort {
+	const int *rank;
+};
+
+static int cmp_rank(const void *x, const void *y, void *arg)
+{
+	const int *rank = ((const struct rank_sort *)arg)->rank;
+	return rank[*(const int *)x] - rank[*(const int *)y];
+}
+
 int gl_cache_projects(const struct gl_cache *c, const int *gis, size_t n, const struct gl_listq *q, struct buf *out,
 		      int64_t *total)
 {
-	unsigned char *mask = calloc(c->np + 1, 1);
 	const char *term = q->search && *q->search ? q->search : NULL;
-	char *lterm = NULL;
-	int *hits = NULL;
-	size_t nhits = 0;
-	int64_t count = 0;
-	if (!mask)
-		return -1;
-	if (term) {
-		lterm = strdup(term);
-		if (!lterm) {
-			free(mask);
-			return -1;
-		}
-		for (char *s = lterm; *s; s++)
-			*s = (char)tolower((unsigned char)*s);
-	}
-	for (size_t r = 0; r < n; r++) {
-		const struct cgroup *g = &c->g[gis[r]];
-		size_t lo = (size_t)g->p_lo, hi = (size_t)(q->include_subgroups ? g->p_hi : g->p_own);
-		if (!lterm) {
-			memset(mask + lo, 1, hi - lo);
-		} else if (!strchr(lterm, '\n')) {
-			size_t tl = strlen(lterm);
-			const char *t = c->text + c->text_off[lo], *end = c->text + c->text_off[hi];
-			while (t < end) {
-				const char *m = memmem(t, (size_t)(end - t), lterm, tl);
-				if (!m)
-					break;
-				/* the project holding offset m */
-				size_t a = lo, b = hi, mo = (size_t)(m - c->text);
-				while (b - a > 1) {
-					size_t mid = (a + b) / 2;
-					if (c->text_off[mid] <= mo)
-						a = mid;
-					else
-						b = mid;
-				}
-				mask[a] = 1;
-				t = c->text + c->text_off[a + 1];
-			}
-		}
-	}
-	if (q->archived >= 0)
-		for (size_t i = 0; i < c->np; i++)
-			if (mask[i] && c->p[i].archived != q->archived)
-				mask[i] = 0;
-	int64_t off = (q->page - 1) * q->per_page, stop = off + q->per_page;
+	enum gl_order order = q->order;
+	int desc = q->desc;
+	int64_t off = (q->page - 1) * q->per_page, stop = off + q->per_page, count = 0;
+	size_t lo[64], hi[64], nr = n > 64 ? 64 : n;
 	int first = 1;
+	for (size_t r = 0; r < nr; r++) {
+		const struct cgroup *g = &c->g[gis[r]];
+		lo[r] = (size_t)g->p_lo;
+		hi[r] = (size_t)(q->include_subgroups ? g->p_hi : g->p_own);
+	}
 	buf_puts(out, "[");
-	if (q->order == GL_OB_SIMILARITY) {
-		for (size_t i = 0; i < c->np; i++)
-			nhits += mask[i];
-		hits = malloc((nhits + 1) * sizeof *hits);
-		if (!hits) {
-			free(mask);
-			free(lterm);
-			return -1;
+	if (!term) {
+		/* no search: count from the ranges, then walk the order until the page is full */
+		if (order == GL_OB_SIMILARITY) {
+			order = GL_OB_ID;
+			desc = 1;
 		}
-		nhits = 0;
-		for (size_t i = 0; i < c->np; i++)
-			if (mask[i])
-				hits[nhits++] = (int)i;
-		if (term) {
-			struct sim_sort s = {c, term};
-			qsort_r(hits, nhits, sizeof *hits, cmp_similarity, &s);
-		} else {
-			/* no search term: newest id first */
-			qsort_r(hits, nhits, sizeof *hits, cmp_id_desc, (void *)c);
+		for (size_t r = 0; r < nr; r++) {
+			int64_t arch = c->arch_pre[hi[r]] - c->arch_pre[lo[r]];
+			count += q->archived < 0 ? (int64_t)(hi[r] - lo[r]) : q->archived ? arch : (int64_t)(hi[r] - lo[r]) - arch;
 		}
-		for (size_t i = 0; i < nhits; i++, count++)
-			if (count >= off && count < stop)
-				emit(out, c->p[hits[i]].json, &first);
-	} else {
-		const int *perm = c->perm[q->order];
-		for (size_t k = 0; k < c->np; k++) {
-			int i = perm[q->desc ? c->np - 1 - k : k];
-			if (!mask[i])
+		*total = count;
+		const int *perm = c->perm[order];
+		int64_t seen = 0;
+		for (size_t k = 0; k < c->np && seen < stop && seen < count; k++) {
+			size_t i = (size_t)perm[desc ? c->np - 1 - k : k];
+			size_t r = 0;
+			while (r < nr && (i < lo[r] || i >= hi[r]))
+				r++;
+			if (r == nr || (q->archived >= 0 && c->p[i].archived != q->archived))
 				continue;
-			if (count >= off && count < stop)
+			if (seen >= off)
 				emit(out, c->p[i].json, &first);
-			count++;
+			seen++;
+		}
+		return buf_puts(out, "]") == BUF_OK ? 0 : -1;
+	}
+	char *lterm = strdup(term);
+	struct hits h = {0};
+	int rc = lterm ? 0 : -1;
+	for (char *s = lterm; s && *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+	for (size_t r = 0; !rc && r < nr; r++)
+		rc = search_range(c, lo[r], hi[r], lterm, q->archived, &h);
+	if (!rc && h.n) {
+		if (order == GL_OB_SIMILARITY) {
+			struct sim_sort s = {c, term};
+			qsort_r(h.v, h.n, sizeof *h.v, cmp_similarity, &s);
+			desc = 0;
+		} else {
+			struct rank_sort rs = {c->rank[order]};
+			qsort_r(h.v, h.n, sizeof *h.v, cmp_rank, &rs);
 		}
 	}
-	free(hits);
-	free(mask);
+	for (int64_t k = off; !rc && k < stop && k < (int64_t)h.n; k++)
+		emit(out, c->p[h.v[desc ? (int64_t)h.n - 1 - k : k]].json, &first);
+	*total = (int64_t)h.n;
+	free(h.v);
 	free(lterm);
-	*total = count;
+	if (rc)
+		return -1;
 	return buf_puts(out, "]") == BUF_OK ? 0 : -1;
 }
 

@@ -32,12 +32,18 @@ struct gl_cache;
 /*
  * Build a cache from a snapshot:
  *   {"version":1, "built_at": <ms>, "roots": [group ids],
- *    "groups": [Group entities], "projects": [{"p": <simple project>,
- *    "group": <namespace id>, "updated_at": "...", "archived": false}]}
+ *    "groups": [{"j": "<Group entity, compact JSON text>", "id", "parent_id",
+ *                "name", "path", "full_path"}],
+ *    "projects": [{"j": "<simple=true entity text>", "id", "name", "path",
+ *                  "created_at", "last_activity_at", "updated_at",
+ *                  "star_count", "archived", "group": <namespace id>}]}
+ * An entry may instead hold "jo" and "jl": its text is blob[jo .. jo+jl)
+ * (the stored form, see gl_store_save). Entries without either are taken as
+ * the entity itself (or under "p" for projects) and serialised here.
  * Groups whose parent is not in the snapshot must be roots. Returns NULL
  * with e filled on malformed input or no memory. Free with gl_cache_free().
  */
-struct gl_cache *gl_cache_build(const json_t *snapshot, struct err *e);
+struct gl_cache *gl_cache_build(const json_t *snapshot, const char *blob, size_t blob_len, struct err *e);
 void gl_cache_free(struct gl_cache *c);
 
 size_t gl_cache_ngroups(const struct gl_cache *c);

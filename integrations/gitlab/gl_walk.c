@@ -108,6 +108,40 @@ static json_t *simple_of(const json_t *full)
 	return o;
 }
 
+/* A group's snapshot entry: its entity as compact text plus the fields the
+ * index needs (parsing one string is far cheaper than a tree of objects). */
+static json_t *group_entry(const json_t *g)
+{
+	char *text = json_dumps(g, JSON_COMPACT);
+	json_t *e = text ? json_pack("{s:s, s:O, s:O, s:O, s:O, s:O}", "j", text, "id", json_object_get(g, "id"),
+				     "parent_id", json_object_get(g, "parent_id") ? json_object_get(g, "parent_id") : json_null(),
+				     "name", json_object_get(g, "name") ? json_object_get(g, "name") : json_null(),
+				     "path", json_object_get(g, "path") ? json_object_get(g, "path") : json_null(),
+				     "full_path", json_object_get(g, "full_path") ? json_object_get(g, "full_path") : json_null())
+			 : NULL;
+	free(text);
+	return e;
+}
+
+/* A project's snapshot entry: the simple=true entity as text, the sort and
+ * filter keys, and its group. */
+static json_t *project_entry(const json_t *o, int64_t gid)
+{
+	json_t *simple = simple_of(o);
+	char *text = simple ? json_dumps(simple, JSON_COMPACT) : NULL;
+	json_decref(simple);
+	if (!text)
+		return NULL;
+#define F(k) (json_object_get(o, k) ? json_object_get(o, k) : json_null())
+	json_t *e = json_pack("{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:b, s:I}", "j", text, "id", F("id"), "name",
+			      F("name"), "path", F("path"), "created_at", F("created_at"), "last_activity_at",
+			      F("last_activity_at"), "updated_at", F("updated_at"), "star_count", F("star_count"),
+			      "archived", json_is_true(json_object_get(o, "archived")), "group", (json_int_t)gid);
+#undef F
+	free(text);
+	return e;
+}
+
 json_t *gl_walk(struct httpc *hc, const char *base_url, const char *token, char *const *scope, size_t nscope,
 		int batch, int64_t now_ms, const volatile int *cancel, struct gl_walk_stats *st, struct err *e)
 {
@@ -171,7 +205,10 @@ json_t *gl_walk(struct httpc *hc, const char *base_url, const char *token, char 
 		if (added) {
 			json_object_del(g, "projects");
 			json_object_del(g, "shared_projects");
-			json_array_append_new(groups, g);
+			json_t *ent = group_entry(g);
+			json_decref(g);
+			if (!ent || json_array_append_new(groups, ent))
+				goto nomem;
 			json_array_append_new(roots, json_integer(id));
 			if (push(&q, id, T_SUB, 1) || push(&q, id, T_PROJ, 1))
 				goto nomem;
@@ -179,6 +216,7 @@ json_t *gl_walk(struct httpc *hc, const char *base_url, const char *token, char 
 			json_decref(g);
 		}
 	}
+
 
 	/* Breadth-first over the tree, batch requests at a time. */
 	while (q.head < q.n) {
@@ -228,18 +266,14 @@ json_t *gl_walk(struct httpc *hc, const char *base_url, const char *token, char 
 					continue;
 				if (t->kind == T_SUB) {
 					int added = idset_add(&gseen, id);
-					if (added < 0 || (added && (json_array_append(groups, o) || push(&q, id, T_SUB, 1) ||
-								    push(&q, id, T_PROJ, 1))))
+					if (added < 0 || (added && (json_array_append_new(groups, group_entry(o)) ||
+								    push(&q, id, T_SUB, 1) || push(&q, id, T_PROJ, 1))))
 						rc = -2;
 				} else {
 					int added = idset_add(&pseen, id);
 					json_t *ns = json_object_get(o, "namespace");
 					int64_t gid = json_integer_value(json_object_get(ns, "id"));
-					json_t *ent = added == 1 ? json_pack("{s:o, s:I, s:O, s:b}", "p", simple_of(o), "group",
-									     (json_int_t)(gid > 0 ? gid : t->gid), "updated_at",
-									     json_object_get(o, "updated_at") ? json_object_get(o, "updated_at") : json_null(),
-									     "archived", json_is_true(json_object_get(o, "archived")))
-								   : NULL;
+					json_t *ent = added == 1 ? project_entry(o, gid > 0 ? gid : t->gid) : NULL;
 					if (added < 0 || (added == 1 && (!ent || json_array_append_new(projects, ent))))
 						rc = -2;
 				}
@@ -307,25 +341,65 @@ out:
 	return snap;
 }
 
-int gl_store_save(PGconn *c, const json_t *snap, const struct gl_walk_stats *st, int64_t *id, struct err *e)
+/* Move each entry's "j" text into blob, leaving "jo"/"jl" (offset, length). */
+static int detach(json_t *arr, struct buf *blob)
 {
-	char *data = json_dumps(snap, JSON_COMPACT);
-	char ng[24], np[24], ms[24];
-	if (!data)
+	size_t i;
+	json_t *e;
+	json_array_foreach(arr, i, e)
+	{
+		const char *j = json_string_value(json_object_get(e, "j"));
+		if (!j)
+			continue;
+		size_t len = strlen(j);
+		if (json_object_set_new(e, "jo", json_integer((json_int_t)blob->len)) ||
+		    json_object_set_new(e, "jl", json_integer((json_int_t)len)) || buf_append(blob, j, len) != BUF_OK)
+			return -1;
+		json_object_del(e, "j");
+	}
+	return 0;
+}
+
+int gl_store_save(PGconn *c, json_t *snap, const struct gl_walk_stats *st, int64_t *id, char **blob_out,
+		  size_t *blob_len, struct err *e)
+{
+	struct buf blob;
+	buf_init(&blob, 0);
+	*blob_out = NULL;
+	*blob_len = 0;
+	if (detach(json_object_get(snap, "groups"), &blob) || detach(json_object_get(snap, "projects"), &blob)) {
+		buf_reset(&blob);
 		return err_set(e, -1, "out of memory serialising the GitLab snapshot");
+	}
+	char *meta = json_dumps(snap, JSON_COMPACT);
+	struct buf data;
+	buf_init(&data, 0);
+	if (!meta || buf_puts(&data, meta) != BUF_OK || buf_puts(&data, "\n") != BUF_OK ||
+	    buf_append(&data, buf_str(&blob), blob.len) != BUF_OK) {
+		free(meta);
+		buf_reset(&data);
+		buf_reset(&blob);
+		return err_set(e, -1, "out of memory serialising the GitLab snapshot");
+	}
+	free(meta);
+	char ng[24], np[24], ms[24];
 	snprintf(ng, sizeof ng, "%zu", st->groups);
 	snprintf(np, sizeof np, "%zu", st->projects);
 	snprintf(ms, sizeof ms, "%lld", (long long)st->duration_ms);
-	const char *p[] = {ng, np, ms, data};
+	const char *p[] = {ng, np, ms, buf_str(&data)};
 	PGresult *r = db_exec(c,
 			      "INSERT INTO gitlab_cache_snapshots (groups, projects, duration_ms, data)"
 			      " VALUES ($1::int, $2::int, $3::bigint, $4) RETURNING id",
 			      4, p, e);
-	free(data);
-	if (!r)
+	buf_reset(&data);
+	if (!r) {
+		buf_reset(&blob);
 		return -1;
+	}
 	*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
+	*blob_len = blob.len;
+	*blob_out = buf_take(&blob);
 	return db_run(c,
 		      "DELETE FROM gitlab_cache_snapshots WHERE id NOT IN"
 		      " (SELECT id FROM gitlab_cache_snapshots ORDER BY id DESC LIMIT 2)",
@@ -342,20 +416,38 @@ int gl_store_latest(PGconn *c, int64_t *id, struct err *e)
 	return 0;
 }
 
-int gl_store_load(PGconn *c, json_t **out, int64_t *id, struct err *e)
+int gl_store_load(PGconn *c, json_t **out, char **blob, size_t *blob_len, int64_t *id, struct err *e)
 {
 	*out = NULL;
+	*blob = NULL;
+	*blob_len = 0;
 	*id = 0;
 	PGresult *r = db_exec(c, "SELECT id, data FROM gitlab_cache_snapshots ORDER BY id DESC LIMIT 1", 0, NULL, e);
 	if (!r)
 		return -1;
 	if (PQntuples(r) == 1) {
 		json_error_t je;
+		const char *d = PQgetvalue(r, 0, 1);
+		size_t len = (size_t)PQgetlength(r, 0, 1);
+		const char *nl = memchr(d, '\n', len);
+		size_t mlen = nl ? (size_t)(nl - d) : len;
 		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		*out = json_loadb(PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), 0, &je);
+		*out = json_loadb(d, mlen, 0, &je);
 		if (!*out) {
 			PQclear(r);
-			return err_set(e, -1, "GitLab snapshot %lld is not valid JSON: %s", (long long)*id, je.text);
+			return err_set(e, -1, "GitLab snapshot %lld is not valid: %s", (long long)*id, je.text);
+		}
+		if (nl) {
+			*blob_len = len - mlen - 1;
+			*blob = malloc(*blob_len + 1);
+			if (!*blob) {
+				json_decref(*out);
+				*out = NULL;
+				PQclear(r);
+				return err_set(e, -1, "out of memory loading the GitLab snapshot");
+			}
+			memcpy(*blob, nl + 1, *blob_len);
+			(*blob)[*blob_len] = '\0';
 		}
 	}
 	PQclear(r);

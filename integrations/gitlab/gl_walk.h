@@ -39,14 +39,19 @@ struct gl_walk_stats {
 json_t *gl_walk(struct httpc *hc, const char *base_url, const char *token, char *const *scope, size_t nscope,
 		int batch, int64_t now_ms, const volatile int *cancel, struct gl_walk_stats *st, struct err *e);
 
-/* Store a snapshot, keep the two newest; *id gets the new id. 0 or -1. */
-int gl_store_save(PGconn *c, const json_t *snap, const struct gl_walk_stats *st, int64_t *id, struct err *e);
+/* Store a snapshot, keep the two newest; *id gets the new id. The stored
+ * text is the snapshot without its entity texts, a newline, then those
+ * texts back to back (entries get "jo"/"jl" in place of "j", in snap too),
+ * so a load parses only the small part. *blob (caller frees) and *blob_len
+ * are the texts, for gl_cache_build(). 0 or -1. */
+int gl_store_save(PGconn *c, json_t *snap, const struct gl_walk_stats *st, int64_t *id, char **blob,
+		  size_t *blob_len, struct err *e);
 
 /* The newest snapshot id (0 when none). 0 or -1. */
 int gl_store_latest(PGconn *c, int64_t *id, struct err *e);
 
-/* Load the newest snapshot: 0 with *out (caller decrefs) and *id, or with
- * *out NULL when there is none; -1 with e filled. */
-int gl_store_load(PGconn *c, json_t **out, int64_t *id, struct err *e);
+/* Load the newest snapshot: 0 with *out (caller decrefs), *blob (caller
+ * frees) and *id, or with *out NULL when there is none; -1 with e filled. */
+int gl_store_load(PGconn *c, json_t **out, char **blob, size_t *blob_len, int64_t *id, struct err *e);
 
 #endif

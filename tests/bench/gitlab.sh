@@ -32,6 +32,8 @@ cleanup() {
 trap cleanup EXIT
 
 cc -O2 -o "$work/gl_load" tests/bench/gl_load.c $(pkg-config --cflags --libs libcurl) -lpthread
+cc -std=c11 -D_GNU_SOURCE -O2 -iquote . -iquote bridge/core -o "$work/gl_index" tests/bench/gl_index.c integrations/gitlab/gl_cache.c \
+	integrations/gitlab/gl_query.c bridge/core/buf.c bridge/core/http.c bridge/core/err.c $(pkg-config --cflags --libs jansson)
 build/release/sentry-bridge-sim --listen 127.0.0.1:0 --port-file "$work/sim.port" --gitlab-projects "$nproj" \
 	--gitlab-subgroups "$nsub" --threads 8 --quiet 2>"$work/sim.log" &
 sim_pid=$!
@@ -62,6 +64,9 @@ build/release/sentry-bridge --config "$work/bench.yaml" gitlab refresh 2>"$work/
 	exit 1
 }
 echo "snapshot stored: $(psql "$dsn" -qAt -c "SELECT pg_size_pretty(sum(length(data))::bigint) FROM gitlab_cache_snapshots")"
+echo "the index alone (tests/bench/gl_index.c, no HTTP):"
+psql "$dsn" -qAt -c "SELECT data FROM gitlab_cache_snapshots ORDER BY id DESC LIMIT 1" >"$work/snap.json"
+"$work/gl_index" "$work/snap.json" 1 alpha alp orbit-or "xenon 1" api gateway zzz kep
 t_start=$(date +%s%N)
 build/release/sentry-bridge --config "$work/bench.yaml" serve 2>"$work/serve.log" &
 sb_pid=$!
@@ -104,8 +109,9 @@ for w in $words; do
 done
 echo "  $(wc -l <"$work/urls") distinct search URLs, e.g. search=alp and search=orbit"
 "$work/gl_load" "$work/urls" "$rate" "$secs" 8 "$AUTH" | sed 's/^/  /'
-echo "  time inside the bridge (from sb_http_request_duration_seconds):"
-curl -s "$url/metrics" | awk '/^sb_gitlab_cache_hits_total/{print "   ", $0}'
+echo "  time inside the bridge, from sb_http_request_duration_seconds (cumulative buckets):"
+curl -s "$url/metrics" | grep -E '^sb_http_request_duration_seconds_(bucket|count).*route="/gitlab/\*"' |
+	grep -E 'le="0.001"|le="0.0025"|le="0.005"|le="0.01"|le="0.025"|_count' | sed 's/^/    /'
 
 echo
 echo "== 3. the same sequence sent directly to the simulated GitLab =="

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -162,7 +162,7 @@ contains "the issue is in GitLab" "$BODY" '"title":"Crash in checkout"'
 http POST "$P/api/v4/projects/1001/issues" -H "$ALICE" -H 'Content-Type: application/json' --data '{}'
 eq "GitLab's 400 passes through" "$STATUS" 400
 eq "its body too" "$BODY" '{"error":"title is missing"}'
-compare "out of scope passes through" "/api/v4/groups/200/projects?simple=true" "PRIVATE-TOKEN: sim-gitlab-token"
+compare "out of scope passes through" "/api/v4/groups/900000/projects?simple=true" "PRIVATE-TOKEN: sim-gitlab-token"
 eq "out of scope: not from the cache" "$LAST_CACHE" ""
 compare "unsupported parameter passes through" "/api/v4/groups/100/projects?simple=true&visibility=private"
 eq "unsupported parameter: not from the cache" "$LAST_CACHE" ""

@@ -243,8 +243,8 @@ static int build_tree(const struct sim_opts *o)
 				return -1;
 		}
 	}
-	other = add_group(200, -1, "Other Co", "other");
-	if (other < 0 || add_project(9000, other, "Secret Project", "secret-project", false))
+	other = add_group(900000, -1, "Other Co", "other");
+	if (other < 0 || add_project(9000000, other, "Secret Project", "secret-project", false))
 		return -1;
 	for (size_t i = 0; i < gl.ng; i++)
 		if (sim_map_put(&gl.by_id, gl.g[i].idkey, &gl.g[i]) ||

@@ -168,7 +168,7 @@ static struct gl_cache *small_cache(void)
 	ck_assert_ptr_nonnull(j);
 	struct err e;
 	err_clear(&e);
-	struct gl_cache *c = gl_cache_build(j, &e);
+	struct gl_cache *c = gl_cache_build(j, NULL, 0, &e);
 	json_decref(j);
 	ck_assert_msg(c != NULL, "build: %s", e.msg);
 	return c;
@@ -288,16 +288,30 @@ START_TEST(cache_bad_snapshots)
 	struct err e;
 	err_clear(&e);
 	json_t *j = json_loads("{\"groups\":[],\"projects\":[],\"roots\":[7]}", 0, NULL);
-	ck_assert_ptr_null(gl_cache_build(j, &e));
+	ck_assert_ptr_null(gl_cache_build(j, NULL, 0, &e));
 	ck_assert_ptr_nonnull(strstr(e.msg, "root group 7"));
 	json_decref(j);
 	j = json_loads("{\"groups\":{}}", 0, NULL);
-	ck_assert_ptr_null(gl_cache_build(j, &e));
+	ck_assert_ptr_null(gl_cache_build(j, NULL, 0, &e));
+	json_decref(j);
+	/* the stored form: entity texts in a blob after the snapshot */
+	const char *blob = "{\"id\":1,\"x\":1}{\"id\":5}";
+	j = json_loads("{\"roots\":[1],\"groups\":[{\"id\":1,\"jo\":0,\"jl\":14}],"
+		       "\"projects\":[{\"id\":5,\"group\":1,\"jo\":14,\"jl\":8}]}", 0, NULL);
+	struct gl_cache *cb = gl_cache_build(j, blob, strlen(blob), &e);
+	ck_assert_ptr_nonnull(cb);
+	struct buf b;
+	buf_init(&b, 0);
+	ck_assert_int_eq(gl_cache_group_detail(cb, 0, 1, &b), 0);
+	ck_assert_str_eq(buf_str(&b), "{\"id\":1,\"x\":1,\"projects\":[{\"id\":5}],\"shared_projects\":[]}");
+	buf_reset(&b);
+	gl_cache_free(cb);
+	ck_assert_ptr_null(gl_cache_build(j, blob, 10, &e)); /* out of bounds */
 	json_decref(j);
 	/* a cycle does not loop */
 	j = json_loads("{\"roots\":[1],\"projects\":[],\"groups\":[{\"id\":1,\"parent_id\":2},{\"id\":2,\"parent_id\":1}]}", 0,
 		       NULL);
-	struct gl_cache *c = gl_cache_build(j, &e);
+	struct gl_cache *c = gl_cache_build(j, NULL, 0, &e);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_uint_eq(gl_cache_ngroups(c), 2);
 	gl_cache_free(c);
