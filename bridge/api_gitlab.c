@@ -350,7 +350,8 @@ static enum ep classify(const char *rest, char **idseg)
 	if (ep == EP_NONE || !idlen)
 		return EP_NONE;
 	char *s = strndup(id, idlen);
-	if (!s || http_url_decode(s, 0) || strlen(s) != strlen(s)) {
+	/* %00 would cut the decoded id short: leave such requests to GitLab */
+	if (!s || strcasestr(s, "%00") || http_url_decode(s, 0)) {
 		free(s);
 		return EP_NONE;
 	}
@@ -422,6 +423,11 @@ static int from_cache(struct gitlab_mod *m, struct ctx *ctx, struct http_req *re
 	if (cred_of(req, &p, &cred)) {
 		gl_message(resp, 500, "500 Internal Server Error");
 		rc = 0;
+		goto out;
+	}
+	/* Anonymous callers see public groups only; GitLab answers them itself. */
+	if (!cred.header_name) {
+		*why = "anonymous";
 		goto out;
 	}
 
@@ -751,7 +757,8 @@ static void *loader_main(void *arg)
 		if (atomic_load(&a->ready))
 			load_newest(m, &a->ctx);
 		set_age(m, a->ctx.metrics);
-		clock_sleep_ms(2000, &m->stop);
+		/* until the database is ready, look often: a restart serves as soon as it can */
+		clock_sleep_ms(atomic_load(&a->ready) ? 2000 : 100, &m->stop);
 	}
 	return NULL;
 }

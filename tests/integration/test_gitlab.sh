@@ -143,6 +143,9 @@ contains "404 body" "$BODY" '{"message":"404 Group Not Found"}'
 compare "bad token: GitLab's 401" "/api/v4/groups/100/projects?simple=true" "PRIVATE-TOKEN: not-a-token"
 contains "401 body" "$BODY" '{"message":"401 Unauthorized"}'
 compare "no token: 404" "/api/v4/groups/100/subgroups" "X-None: 1"
+eq "no token: GitLab answers" "$LAST_CACHE" ""
+compare "NUL in the group id" "/api/v4/groups/acme%00x/projects?simple=true"
+eq "NUL in the group id: GitLab answers" "$LAST_CACHE" ""
 compare "bob cannot see acme" "/api/v4/groups/100/projects?simple=true&include_subgroups=true" "PRIVATE-TOKEN: sim-gitlab-bob"
 compare "bob sees acme/platform" "/api/v4/groups/101/projects?simple=true&include_subgroups=true" "PRIVATE-TOKEN: sim-gitlab-bob"
 eq "bob's answer from the cache" "$LAST_CACHE" "hit"

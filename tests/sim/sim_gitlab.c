@@ -892,7 +892,8 @@ static int route(struct sim_ctx *ctx, const struct sim_request *req, struct sim_
 
 	/* /api/v4/groups/:id[/...] */
 	if (req->nseg >= 4 && !strcmp(req->seg[2], "groups")) {
-		struct gl_group *g = find_group(req->seg[3]);
+		/* a %00 in the id names no group (the decoded segment would stop at it) */
+		struct gl_group *g = strcasestr(req->raw_path, "%00") ? NULL : find_group(req->seg[3]);
 		int gi = g ? (int)(g - gl.g) : -1;
 		if (!g || !can_see(u, gi)) {
 			message(resp, 404, "404 Group Not Found");
