@@ -564,11 +564,17 @@ static void h_proxy(struct ctx *ctx, struct http_req *req, struct http_resp *res
 {
 	struct gitlab_mod *m = arg;
 	const char *raw = req->raw_path ? req->raw_path : req->path;
-	size_t pl = strlen(ctx->cfg->gitlab.proxy_prefix);
-	const char *rest = strlen(raw) >= pl ? raw + pl : "/";
+	const char *prefix = ctx->cfg->gitlab.proxy_prefix;
+	size_t pl = strlen(prefix);
 	const char *why = "not_cached";
-	if (!*rest)
-		rest = "/";
+	/* The route matched the decoded path; the raw one must carry the prefix
+	 * literally too, or an escape in it ("/gitl%61b/...") would shift what is
+	 * appended to base_url (and could change its host). */
+	if (strncmp(raw, prefix, pl) || (raw[pl] != '/' && raw[pl] != '\0')) {
+		gl_error(resp, 404, "404 Not Found");
+		return;
+	}
+	const char *rest = raw[pl] ? raw + pl : "/";
 	if (dot_segment(rest)) {
 		gl_error(resp, 404, "404 Not Found");
 		return;

@@ -176,6 +176,8 @@ eq "GET /user passes through" "$STATUS" 200
 check "upstream headers are relayed" test -n "$(header RateLimit-Limit)"
 http GET "$P/api/v4/groups/%2E%2E/projects" -H "$ALICE"
 eq "dot segment refused" "$STATUS" 404
+http GET "$URL/gitl%61b/api/v4/user" -H "$ALICE"
+eq "an escaped prefix is refused (it would shift the upstream URL)" "$STATUS" 404
 fault '{"match": "GET /api/v4/user", "status": 502}'
 http GET "$P/api/v4/user" -H "$ALICE"
 eq "upstream 502 relayed" "$STATUS" 502
