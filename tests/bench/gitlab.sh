@@ -75,6 +75,7 @@ for _ in $(seq 1 600); do
 	sleep 0.05
 done
 echo "restart to first cached answer possible: $(( ($(date +%s%N) - t_start) / 1000000 )) ms (process start, schema check, snapshot load and index)"
+echo "bridge resident memory with the cache loaded: $(( $(ps -o rss= -p "$sb_pid") / 1024 )) MiB"
 
 sequence() { # sequence BASE: Sentry's ten pages, sequential, 10 s timeout each
 	local base=$1 total=0 page t code
