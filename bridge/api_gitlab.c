@@ -733,8 +733,9 @@ static void load_newest(struct gitlab_mod *m, struct ctx *ctx)
 	json_t *snap = NULL;
 	char *blob = NULL;
 	size_t blob_len = 0;
-	int64_t id = 0;
+	int64_t id = 0, t0 = clock_mono_ms();
 	int rc = gl_store_load(c, &snap, &blob, &blob_len, &id, &e);
+	int64_t t1 = clock_mono_ms();
 	db_release(ctx->db, c);
 	if (rc || !snap) {
 		if (rc)
@@ -749,10 +750,12 @@ static void load_newest(struct gitlab_mod *m, struct ctx *ctx)
 		log_error(ctx->log, "gitlab", NULL, "cannot index the GitLab snapshot", "error", e.msg, NULL);
 		return;
 	}
-	char n[24];
+	char n[24], lms[24], ims[24];
 	snprintf(n, sizeof n, "%zu", gl_cache_nprojects(cache));
+	snprintf(lms, sizeof lms, "%lld", (long long)(t1 - t0));
+	snprintf(ims, sizeof ims, "%lld", (long long)(clock_mono_ms() - t1));
 	swap_cache(m, cache, id);
-	log_info(ctx->log, "gitlab", NULL, "GitLab cache loaded", "#projects", n, NULL);
+	log_info(ctx->log, "gitlab", NULL, "GitLab cache loaded", "#projects", n, "#load_ms", lms, "#index_ms", ims, NULL);
 }
 
 static void *loader_main(void *arg)
