@@ -5,6 +5,7 @@
 #include "api.h"
 
 #include "access.h"
+#include "api_gitlab.h"
 #include "audit.h"
 #include "clock.h"
 #include "db.h"
@@ -100,8 +101,9 @@ static void h_readyz(struct ctx *ctx, struct http_req *req, struct http_resp *re
 		http_resp_json(resp, 503, body);
 		return;
 	}
-	http_resp_json(resp, 200, json_pack("{s:s,s:s,s:i}", "status", "ready", "database", "ok", "schema_version",
-					    version));
+	json_t *ok = json_pack("{s:s,s:s,s:i}", "status", "ready", "database", "ok", "schema_version", version);
+	gitlab_readyz(ok);
+	http_resp_json(resp, 200, ok);
 }
 
 static void h_metrics(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
@@ -461,6 +463,7 @@ int api_register(struct app *a)
 	rc |= router_add(r, "GET", "/api/v1/sync/runs/{id}", h_sync_run, NULL);
 	rc |= access_routes(r);
 	rc |= provision_routes(a);
+	rc |= gitlab_routes(a);
 	return rc ? -1 : 0;
 }
 

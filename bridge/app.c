@@ -10,6 +10,7 @@
 #include "app.h"
 
 #include "api.h"
+#include "api_gitlab.h"
 #include "clock.h"
 #include "db.h"
 #include "httpd.h"
@@ -190,6 +191,8 @@ int app_serve(const struct config *cfg, struct logger *lg)
 		log_error(lg, "main", NULL, "cannot register the Okta event hooks", NULL);
 		goto out;
 	}
+	if (gitlab_start(a))
+		goto out;
 
 	struct httpd_opts ho = {
 		.listen = cfg->listen,
@@ -239,6 +242,7 @@ int app_serve(const struct config *cfg, struct logger *lg)
 out:
 	httpd_stop(a->httpd);
 	okta_hooks_free(a->okta_hooks);
+	gitlab_stop(a);
 	jobs_free(a->jobs);
 	sched_free(a->sched);
 	router_free(a->router);

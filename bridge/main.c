@@ -6,6 +6,7 @@
  * Commands: serve, sync, projects lint, migrate, check-config, version. Exit codes are in
  * app.h and docs/operations.md.
  */
+#include "api_gitlab.h"
 #include "app.h"
 #include "cli.h"
 #include "buf.h"
@@ -29,6 +30,7 @@ static const char *usage_main =
 	"  serve          run the HTTP server, the job workers and the scheduler\n"
 	"  sync           reconcile Okta groups against Sentry once (--dry-run, --output json)\n"
 	"  projects lint  check the organisation's projects against the provisioning rules\n"
+	"  gitlab refresh walk the GitLab scope now and store the cache the proxy answers from\n"
 	"  migrate        apply database migrations (--status to only report)\n"
 	"  check-config   validate the configuration and print it with secrets redacted\n"
 	"  access         time-bound access: list, grant, revoke\n"
@@ -86,6 +88,11 @@ static const char *usage_projects =
 	"  --output FORMAT  text (default) or json\n"
 	"Exit codes: 0 no violations, 5 violations found, 1 error.\n";
 
+static const char *usage_gitlab =
+	"usage: sentry-bridge [global options] gitlab refresh\n"
+	"\n"
+	"Walks the GitLab groups of gitlab.scope now and stores the snapshot that\n"
+	"the GitLab proxy answers from; running services load it within seconds.\n";
 static const char *usage_version = "usage: sentry-bridge version\n\nPrints the version and build.\n";
 
 static int has_help(int argc, char **argv)
@@ -174,6 +181,7 @@ int main(int argc, char **argv)
 			    : !strcmp(cmd, "check-config") ? usage_check
 			    : !strcmp(cmd, "version") ? usage_version
 			    : !strcmp(cmd, "access") ? cli_access_usage()
+			    : !strcmp(cmd, "gitlab") ? usage_gitlab
 						      : NULL;
 	if (!usage) {
 		fprintf(stderr, "sentry-bridge: unknown command \"%s\"\n\n%s", cmd, usage_main);
@@ -204,6 +212,8 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			json_out = !strcmp(f, "json");
+		} else if (!strcmp(cmd, "gitlab") && k == 0 && !strcmp(a, "refresh")) {
+			continue;
 		} else if (!strcmp(cmd, "migrate") && !strcmp(a, "--status")) {
 			status_only = 1;
 		} else {
@@ -260,6 +270,8 @@ int main(int argc, char **argv)
 		code = cli_access(cfg, lg, cargc, cargv);
 	} else if (!strcmp(cmd, "projects")) {
 		code = provision_lint_cli(cfg, lg, json_out);
+	} else if (!strcmp(cmd, "gitlab")) {
+		code = gitlab_cli(cfg, lg, cargc, cargv);
 	}
 	httpc_global_cleanup();
 	logger_free(lg);

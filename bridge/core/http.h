@@ -22,6 +22,7 @@ struct http_req {
 	const char *method;
 	const char *path;        /* as received, without the query string */
 	const char *query;       /* raw query string without '?', "" when none */
+	const char *raw_path;    /* path with its %-escapes intact (path is decoded); may be NULL */
 	struct http_header *headers;
 	size_t nheaders;
 	const char *body;        /* NUL-terminated for convenience; body_len is authoritative */

@@ -196,6 +196,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 	req.path = url;
 	const char *q = st->raw_uri ? strchr(st->raw_uri, '?') : NULL;
 	req.query = q ? q + 1 : "";
+	char *raw_path = st->raw_uri ? strndup(st->raw_uri, q ? (size_t)(q - st->raw_uri) : strlen(st->raw_uri)) : NULL;
+	req.raw_path = raw_path;
 	req.headers = hc.h;
 	req.nheaders = hc.n;
 	req.body = buf_str(&st->body);
@@ -227,6 +229,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 	enum MHD_Result ret = send_resp(conn, &resp, rid);
 	http_resp_free(&resp);
 	http_req_clear_params(&req);
+	free(raw_path);
 	for (size_t i = 0; i < hc.n; i++) {
 		free(hc.h[i].name);
 		free(hc.h[i].value);

@@ -39,6 +39,10 @@ struct sim_opts {
 	long okta_logs_rate_limit; /* requests per minute in the System Log bucket (/api/v1/logs) */
 	int threads;
 	bool quiet;
+	const char *gitlab_token;  /* the bridge's walker token (admin reach) */
+	int gitlab_projects;       /* > 0: generated GitLab tree instead of the demo one */
+	int gitlab_subgroups;
+	long gitlab_rate_limit;    /* requests per minute per GitLab token */
 };
 
 struct okta_log; /* System Log, event hooks, hook receivers (sim_oktalog.h) */

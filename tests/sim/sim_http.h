@@ -36,6 +36,7 @@ struct sim_request {
 	size_t nparams;
 	const char *host;          /* Host header or NULL (borrowed) */
 	const char *authorization; /* Authorization header or NULL (borrowed) */
+	const char *private_token; /* PRIVATE-TOKEN header (GitLab) or NULL (borrowed) */
 	const char *body;          /* request body (borrowed), may be NULL */
 	size_t body_len;
 	uint64_t seq;              /* request sequence number (also in the log) */
@@ -62,6 +63,7 @@ struct sim_response {
 	char *body;                /* malloc'd, may be NULL for no body */
 	size_t body_len;
 	bool oom;                  /* an allocation failed while building */
+	int delay_ms;              /* extra delay the handler asks for (GitLab's slow queries) */
 };
 
 /*

@@ -37,6 +37,10 @@ static void usage(FILE *f)
 	      "  --latency-ms N          delay every Okta/Sentry answer by N ms\n"
 	      "  --okta-rate-limit N     requests per minute per Okta bucket (default 600000)\n"
 	      "  --okta-logs-rate-limit N  requests per minute for /api/v1/logs (default 120)\n"
+	      "  --gitlab-token T        GitLab token with admin reach (default sim-gitlab-token)\n"
+	      "  --gitlab-projects N     generated GitLab tree of N projects ...\n"
+	      "  --gitlab-subgroups M    ... in M subgroups of group bigco (default: demo tree acme)\n"
+	      "  --gitlab-rate-limit N   GitLab requests per minute per token (default 600000)\n"
 	      "  --threads N             HTTP worker threads (default 4)\n"
 	      "  --quiet                 no per-request log lines on stderr\n"
 	      "  --help                  this text\n", f);
@@ -119,7 +123,8 @@ out:
 static void parse_args(int argc, char **argv, struct sim_opts *o)
 {
 	enum { O_LISTEN = 256, O_PORTFILE, O_SEED, O_USERS, O_GROUPS, O_FIXTURE, O_DEMO,
-	       O_OKTATOK, O_SENTRYTOK, O_ORG, O_LATENCY, O_RATE, O_LOGRATE, O_THREADS, O_QUIET, O_HELP };
+	       O_OKTATOK, O_SENTRYTOK, O_ORG, O_LATENCY, O_RATE, O_LOGRATE, O_THREADS, O_QUIET, O_HELP,
+	       O_GLTOK, O_GLPROJ, O_GLSUB, O_GLRATE };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "port-file", required_argument, NULL, O_PORTFILE },
@@ -135,6 +140,10 @@ static void parse_args(int argc, char **argv, struct sim_opts *o)
 		{ "okta-rate-limit", required_argument, NULL, O_RATE },
 		{ "okta-logs-rate-limit", required_argument, NULL, O_LOGRATE },
 		{ "threads", required_argument, NULL, O_THREADS },
+		{ "gitlab-token", required_argument, NULL, O_GLTOK },
+		{ "gitlab-projects", required_argument, NULL, O_GLPROJ },
+		{ "gitlab-subgroups", required_argument, NULL, O_GLSUB },
+		{ "gitlab-rate-limit", required_argument, NULL, O_GLRATE },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -167,6 +176,10 @@ static void parse_args(int argc, char **argv, struct sim_opts *o)
 			break;
 		case O_THREADS: o->threads = (int)num_arg("--threads", optarg, 256); break;
 		case O_QUIET: o->quiet = true; break;
+		case O_GLTOK: o->gitlab_token = optarg; break;
+		case O_GLPROJ: o->gitlab_projects = (int)num_arg("--gitlab-projects", optarg, 1000000); break;
+		case O_GLSUB: o->gitlab_subgroups = (int)num_arg("--gitlab-subgroups", optarg, 100000); break;
+		case O_GLRATE: o->gitlab_rate_limit = (long)num_arg("--gitlab-rate-limit", optarg, INT32_MAX); break;
 		case 'h':
 		case O_HELP:
 			usage(stdout);
@@ -237,6 +250,8 @@ int main(int argc, char **argv)
 	ctx.opts.okta_rate_limit = 600000;
 	ctx.opts.okta_logs_rate_limit = 120;
 	ctx.opts.threads = 4;
+	ctx.opts.gitlab_token = "sim-gitlab-token";
+	ctx.opts.gitlab_rate_limit = 600000;
 	if (!ctx.opts.listen_host) {
 		fprintf(stderr, "sentry-bridge-sim: out of memory\n");
 		return 1;

@@ -358,6 +358,7 @@ static int64_t process(struct sim_server *srv, struct MHD_Connection *conn, stru
 	req->header_fn = header_lookup;
 	req->header_each_fn = header_each;
 	req->header_ctx = conn;
+	req->private_token = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "PRIVATE-TOKEN");
 	req->body = cr->body.data;
 	req->body_len = cr->body.len;
 	cr->up = find_upstream(req->raw_path);
@@ -387,6 +388,7 @@ static int64_t process(struct sim_server *srv, struct MHD_Connection *conn, stru
 	}
 	if (!faulted || (eff.status == 0 && !eff.drop) || eff.apply)
 		run_handler(ctx, cr->up, req, &cr->resp);
+	delay += cr->resp.delay_ms > 0 ? cr->resp.delay_ms : 0;
 	if (faulted && eff.status)
 		run_fault(ctx, cr->up, req, &cr->resp, &eff);
 	return delay;

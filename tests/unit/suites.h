@@ -31,5 +31,6 @@ Suite *sentry_suite(void);
 Suite *okta_suite(void);
 Suite *access_suite(void);
 Suite *provision_suite(void);
+Suite *gitlab_suite(void);
 
 #endif
