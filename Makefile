@@ -157,6 +157,7 @@ bench:
 	tests/bench/hooks.sh
 	tests/bench/access.sh
 	tests/bench/provision.sh
+	tests/bench/gitlab.sh
 
 bench-access:
 	@scripts/deps.sh check

@@ -155,6 +155,29 @@ okta -X POST "$SIM_URL/api/v1/users/$erin/lifecycle/suspend" >/dev/null
 ok=0; for _ in $(seq 1 100); do [ "$(sql "SELECT status FROM access_grants WHERE request_id = $xid")" = revoked ] && { ok=1; break; }; sleep 0.1; done
 eq "the grant of a suspended person is revoked" "$ok" 1
 
+# --- the bridge down at a grant's end: ended on the first run after --------------------------------
+api POST /api/v1/access-requests '{"on_behalf_of":"jack.jones@acme.example","kind":"role","role":"manager","duration":"3s","reason":"restart"}'
+rid2=$(jq -r .id <<<"$BODY")
+api POST "/api/v1/access-requests/$rid2/approve" '{"by":"victor.vega@acme.example"}'
+check "jack is manager" wait_role jack.jones@acme.example manager 10
+stop_bridge b
+sleep 4
+start_bridge b "$T/a.yaml"
+check "after a restart past ends_at jack is back to member" wait_role jack.jones@acme.example member 20
+eq "the grant expired" "$(sql "SELECT status FROM access_grants WHERE request_id = $rid2")" expired
+
+# --- a holder leaving every group the policy uses loses the grant ----------------------------------
+api POST /api/v1/access-requests '{"on_behalf_of":"irene.ito@acme.example","kind":"role","role":"manager","duration":"8h","reason":"leave"}'
+lid=$(jq -r .id <<<"$BODY")
+api POST "/api/v1/access-requests/$lid/approve" '{"by":"victor.vega@acme.example"}'
+check "irene is manager" wait_role irene.ito@acme.example manager 10
+member_g=$(okta "$SIM_URL/api/v1/groups?q=okta-sentry-member-users" | jq -r '.[0].id')
+okta -X DELETE "$SIM_URL/api/v1/groups/$member_g/users/$(uid_of irene.ito@acme.example)" >/dev/null
+"$SB_BIN" --config "$T/a.yaml" --log-level warn sync >/dev/null 2>&1 || true # the mirror learns it
+ok=0; for _ in $(seq 1 100); do [ "$(sql "SELECT status FROM access_grants WHERE request_id = $lid")" = revoked ] && { ok=1; break; }; sleep 0.1; done
+eq "the grant of a person out of every policy group is revoked" "$ok" 1
+contains "and says why" "$(sql "SELECT end_reason FROM access_grants WHERE request_id = $lid")" "no longer in a group"
+
 # --- the CLI ---------------------------------------------------------------------------------------
 out=$("$SB_BIN" --config "$T/a.yaml" --log-level warn access grant --person henry.huang@acme.example --role manager --duration 1h --reason "cli test" 2>&1) && rc=0 || rc=$?
 eq "access grant exits 0" "$rc" 0
