@@ -36,7 +36,7 @@ sim_pid=$!
 for _ in $(seq 1 100); do [ -s "$work/sim.port" ] && break; sleep 0.1; done
 sim="http://127.0.0.1:$(cat "$work/sim.port")"
 dsn=$(scripts/pg.sh start "$work/pg")
-port=$(( (RANDOM % 20000) + 30000 ))
+port=$(( (RANDOM % 12000) + 20000 ))
 url="http://127.0.0.1:$port"
 cat >"$work/bench.yaml" <<YAML
 listen: "127.0.0.1:$port"

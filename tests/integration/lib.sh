@@ -52,10 +52,12 @@ not_contains() {
 }
 
 free_port() {
-	# A random high port nobody listens on (bash's /dev/tcp probes it).
+	# A random port nobody listens on (bash's /dev/tcp probes it), below the
+	# kernel's ephemeral range (32768+ on Linux): a port the sockets of
+	# outgoing connections may hold could not be listened on a moment later.
 	local p
 	for _ in $(seq 1 50); do
-		p=$(shuf -i 20000-60000 -n 1)
+		p=$(shuf -i 20000-32000 -n 1)
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
