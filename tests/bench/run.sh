@@ -45,7 +45,7 @@ wrk -t2 -c32 -d"${secs}s" --latency -H 'Authorization: SSWS sim-okta-token' "$si
 
 # --- 2. sentry-bridge ---------------------------------------------------------
 dsn=$(scripts/pg.sh start "$work/pg")
-port=$(shuf -i 20000-60000 -n 1)
+port=$(shuf -i 20000-32000 -n 1)
 cat >"$work/bench.yaml" <<YAML
 listen: "127.0.0.1:$port"
 database_url: "$dsn"
