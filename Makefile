@@ -26,7 +26,7 @@ ASAN_CFLAGS := $(BASE_CFLAGS) -O1 $(SAN)
 # Sources by layer. bridge/core is the plumbing; it never includes sso/,
 # integrations/ or the wiring in bridge/*.c.
 CORE_SRCS := $(wildcard bridge/core/*.c)
-APP_SRCS := $(filter-out bridge/main.c,$(wildcard bridge/*.c)) $(wildcard sso/*.c) \
+APP_SRCS := $(filter-out bridge/main.c,$(wildcard bridge/*.c)) $(wildcard bridge/console/*.c) $(wildcard sso/*.c) \
 	$(wildcard integrations/*/*.c) $(wildcard policies/*.c)
 LIB_SRCS := $(CORE_SRCS) $(APP_SRCS) build/gen/migrations.c
 SIM_SRCS := $(wildcard tests/sim/*.c)
