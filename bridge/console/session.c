@@ -46,7 +46,7 @@ int csess_create(PGconn *c, struct csess *s, int64_t now_ms, char id_out[44], st
 		return err_set(e, -1, "the system random source failed");
 	free(s->csrf);
 	s->csrf = strdup(csrf);
-	groups = json_dumps(s->groups ? s->groups : json_array(), JSON_COMPACT);
+	groups = s->groups ? json_dumps(s->groups, JSON_COMPACT) : strdup("[]");
 	if (!s->csrf || !groups) {
 		free(groups);
 		return err_set(e, -1, "out of memory");
@@ -158,7 +158,7 @@ char *csess_cookie_get(const char *h, const char *name)
 			size_t vl = len - nl - 1;
 			while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 				vl--;
-			return strndup(v, vl);
+			return vl ? strndup(v, vl) : NULL;
 		}
 		h = end ? end + 1 : NULL;
 	}

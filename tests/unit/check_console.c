@@ -6,6 +6,8 @@
  * genuinely signed token that differs in one respect.
  */
 #include "bridge/console/html.h"
+#include "bridge/console/session.h"
+#include "testdb.h"
 #include "sso/oidc.h"
 #include "suites.h"
 
@@ -268,6 +270,100 @@ START_TEST(id_token_refusals)
 }
 END_TEST
 
+
+/* ---- sessions and cookies ------------------------------------------------------------------------- */
+
+START_TEST(cookie_attributes)
+{
+	char *c = csess_set_cookie("http://127.0.0.1:8080", "sb_session", "abc", 3600);
+	ck_assert_str_eq(c, "sb_session=abc; Path=/console; Max-Age=3600; HttpOnly; SameSite=Lax");
+	free(c);
+	c = csess_set_cookie("https://bridge.example.com", "sb_session", "abc", 3600);
+	ck_assert_str_eq(c, "sb_session=abc; Path=/console; Max-Age=3600; HttpOnly; SameSite=Lax; Secure");
+	free(c);
+	c = csess_set_cookie("HTTPS://bridge.example.com", "sb_session", "abc", 0); /* deletion */
+	ck_assert_str_eq(c, "sb_session=; Path=/console; Max-Age=0; HttpOnly; SameSite=Lax; Secure");
+	free(c);
+	c = csess_cookie_get("a=1; sb_session=xyz ;sb_session_login=q", "sb_session");
+	ck_assert_str_eq(c, "xyz");
+	free(c);
+	c = csess_cookie_get("sb_session_login=q", "sb_session");
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_null(csess_cookie_get(NULL, "sb_session"));
+	c = csess_cookie_get("x_sb_session=1;sb_session=", "sb_session");
+	ck_assert_ptr_null(c); /* an empty value is no session */
+}
+END_TEST
+
+static void new_session(PGconn *c, int admin, int64_t now, char id[44], struct csess *s)
+{
+	struct err e = {0};
+
+	memset(s, 0, sizeof(*s));
+	s->email = strdup("Alice@Acme.example");
+	s->name = strdup("Alice <b>");
+	s->okta_id = strdup("00u1");
+	s->groups = json_pack("[s,s]", "sentry-admins", "x");
+	s->is_admin = admin;
+	ck_assert_int_eq(csess_create(c, s, now, id, &e), 0);
+}
+
+START_TEST(sessions_in_postgres)
+{
+	PGconn *c = testdb_fresh();
+	struct config_console_session cc = {.idle_timeout_ms = 3600000, .absolute_timeout_ms = 12 * 3600000LL};
+	const int64_t t0 = 1800000000000;
+	struct csess s, l;
+	struct err e = {0};
+	char id[44], id2[44], hash[65], *v;
+
+	new_session(c, 1, t0, id, &s);
+	ck_assert_uint_eq(strlen(id), 43);
+	ck_assert_uint_eq(strlen(s.csrf), 43);
+	ck_assert_str_ne(s.csrf, id);
+	/* only the digest is stored */
+	csess_digest(id, hash);
+	v = testdb_value(c, "SELECT id_hash FROM console_sessions");
+	ck_assert_str_eq(v, hash);
+	free(v);
+	ck_assert_int_eq(csess_load(c, &cc, id, t0 + 1000, &l, &e), 0);
+	ck_assert_str_eq(l.email, "alice@acme.example");
+	ck_assert_str_eq(l.name, "Alice <b>");
+	ck_assert_int_eq(l.is_admin, 1);
+	ck_assert_uint_eq(json_array_size(l.groups), 2);
+	ck_assert(csess_csrf_ok(&l, s.csrf));
+	ck_assert(!csess_csrf_ok(&l, "x"));
+	ck_assert(!csess_csrf_ok(&l, ""));
+	ck_assert(!csess_csrf_ok(&l, NULL));
+	csess_clear(&l);
+	/* unknown, malformed and missing ids */
+	ck_assert_int_eq(csess_load(c, &cc, "made-up-0123456789abcdefghijklmnopqrstuvwxy", t0, &l, &e), 1);
+	ck_assert_int_eq(csess_load(c, &cc, "short", t0, &l, &e), 1);
+	ck_assert_int_eq(csess_load(c, &cc, NULL, t0, &l, &e), 1);
+	/* idle: used at t0+1s, so valid until t0+1s+1h */
+	ck_assert_int_eq(csess_load(c, &cc, id, t0 + 1000 + 3600000 - 1, &l, &e), 0);
+	csess_clear(&l);
+	ck_assert_int_eq(csess_load(c, &cc, id, t0 + 1000 + 2 * 3600000, &l, &e), 1);
+	/* absolute: kept busy every 30 minutes, it still ends after 12 h */
+	csess_clear(&s);
+	new_session(c, 0, t0, id2, &s);
+	for (int64_t t = t0 + 1800000; t < t0 + 12 * 3600000LL; t += 1800000) {
+		ck_assert_int_eq(csess_load(c, &cc, id2, t, &l, &e), 0);
+		ck_assert_int_eq(l.is_admin, 0);
+		csess_clear(&l);
+	}
+	ck_assert_int_eq(csess_load(c, &cc, id2, t0 + 12 * 3600000LL + 1, &l, &e), 1);
+	/* sign-out ends it on the server */
+	csess_clear(&s);
+	new_session(c, 0, t0, id2, &s);
+	ck_assert_int_eq(csess_end(c, id2, t0 + 5, &e), 0);
+	ck_assert_int_eq(csess_load(c, &cc, id2, t0 + 10, &l, &e), 1);
+	ck_assert_int_eq(csess_end(c, id2, t0 + 5, &e), 0); /* twice: no-op */
+	csess_clear(&s);
+	PQfinish(c);
+}
+END_TEST
+
 Suite *console_suite(void)
 {
 	Suite *s = suite_create("console");
@@ -280,6 +376,11 @@ Suite *console_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, pkce_and_random);
 	tcase_add_test(tc, id_token_refusals);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("session");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, cookie_attributes);
+	tcase_add_test(tc, sessions_in_postgres);
 	suite_add_tcase(s, tc);
 	return s;
 }
