@@ -262,7 +262,7 @@ static void h_login(struct ctx *ctx, struct http_req *req, struct http_resp *res
 	}
 	if (asprintf(&lname, "%s_login", ctx->cfg->console.session.cookie_name) < 0)
 		lname = NULL;
-	cookie = lname ? csess_set_cookie(ctx->cfg->public_url, lname, binding, LOGIN_TTL_MS / 1000) : NULL;
+	cookie = lname ? csess_set_cookie(ctx->cfg->public_url, ctx->cfg->console.oidc.redirect_path, lname, binding, LOGIN_TTL_MS / 1000) : NULL;
 	if (cookie)
 		http_resp_header(resp, "Set-Cookie", cookie);
 	redirect(resp, 302, url);
@@ -368,8 +368,11 @@ static void h_callback(struct ctx *ctx, struct http_req *req, struct http_resp *
 		goto out;
 	}
 	if (error) {
-		error_page(resp, 401, NULL, "Sign-in refused", "Okta did not sign you in (see the error code below).");
-		html_printf(&resp->body, "<!-- %s -->", error);
+		char *m = NULL;
+		if (asprintf(&m, "Okta did not sign you in (%.100s).", error) < 0)
+			m = NULL;
+		error_page(resp, 401, NULL, "Sign-in refused", m ? m : "Okta did not sign you in.");
+		free(m);
 		log_info(ctx->log, "console", ctx->request_id, "Okta refused a sign-in", "error", error, NULL);
 		goto out;
 	}
@@ -431,8 +434,8 @@ static void h_callback(struct ctx *ctx, struct http_req *req, struct http_resp *
 					.reason = s.is_admin ? "admin" : NULL, .request_id = ctx->request_id};
 		audit_write(c, &a, NULL);
 	}
-	cookie = csess_set_cookie(ctx->cfg->public_url, cc->session.cookie_name, sid, cc->session.absolute_timeout_ms / 1000);
-	clear = csess_set_cookie(ctx->cfg->public_url, lname, NULL, 0);
+	cookie = csess_set_cookie(ctx->cfg->public_url, "/console", cc->session.cookie_name, sid, cc->session.absolute_timeout_ms / 1000);
+	clear = csess_set_cookie(ctx->cfg->public_url, cc->oidc.redirect_path, lname, NULL, 0);
 	if (cookie)
 		http_resp_header(resp, "Set-Cookie", cookie);
 	if (clear)
@@ -479,7 +482,7 @@ static void h_logout(struct ctx *ctx, struct http_req *req, struct http_resp *re
 					.request_id = ctx->request_id};
 		audit_write(c, &a, NULL);
 	}
-	clear = csess_set_cookie(ctx->cfg->public_url, ctx->cfg->console.session.cookie_name, NULL, 0);
+	clear = csess_set_cookie(ctx->cfg->public_url, "/console", ctx->cfg->console.session.cookie_name, NULL, 0);
 	if (clear)
 		http_resp_header(resp, "Set-Cookie", clear);
 	if (asprintf(&post, "%s/console/signed-out", co->origin) < 0)
@@ -618,20 +621,14 @@ static void h_my_access(struct ctx *ctx, struct http_req *req, struct http_resp 
 	finish(resp);
 }
 
-static void h_approvals(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
+/* The Approvals page, with an optional message (the outcome of a decision). */
+static void render_approvals(struct http_resp *resp, int status, PGconn *c, const struct csess *sp, const char *msg)
 {
-	struct csess s;
-	PGconn *c;
+	const struct csess *ps = sp;
+	struct csess s = *sp; /* shallow: read-only use of the fields */
 	struct buf b;
 	PGresult *r;
-	char *msg = http_req_query(req, "msg");
 
-	(void)arg;
-	if (begin(ctx, req, resp, &c, &s, 0)) {
-		free(msg);
-		finish(resp);
-		return;
-	}
 	buf_init(&b, PAGE_MAX);
 	if (msg)
 		html_printf(&b, "<p class=\"msg\">%s</p>", msg);
@@ -677,9 +674,21 @@ static void h_approvals(struct ctx *ctx, struct http_req *req, struct http_resp 
 		html_printf(&b, "<p class=\"muted\">None yet.</p>");
 	}
 	PQclear(r);
-	page(resp, 200, "Approvals", &s, buf_str(&b));
+	page(resp, status, "Approvals", ps, buf_str(&b));
 	buf_reset(&b);
-	free(msg);
+}
+
+static void h_approvals(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
+{
+	struct csess s;
+	PGconn *c;
+
+	(void)arg;
+	if (begin(ctx, req, resp, &c, &s, 0)) {
+		finish(resp);
+		return;
+	}
+	render_approvals(resp, 200, c, &s, NULL);
 	end(ctx, c, &s);
 	finish(resp);
 }
@@ -689,7 +698,7 @@ static void h_decide(struct ctx *ctx, struct http_req *req, struct http_resp *re
 	struct csess s;
 	PGconn *c;
 	long long id = api_parse_id(http_req_param(req, "id"));
-	char *action = NULL, *reason = NULL, *enc = NULL, *loc = NULL;
+	char *action = NULL, *reason = NULL;
 	struct access_answer ans = {0};
 	const char *msg;
 
@@ -716,16 +725,14 @@ static void h_decide(struct ctx *ctx, struct http_req *req, struct http_resp *re
 		if (!msg)
 			msg = "The decision was refused.";
 	}
-	enc = rp_url_encode(msg);
-	if (enc && asprintf(&loc, "/console/approvals?msg=%s", enc) < 0)
-		loc = NULL;
-	redirect(resp, 303, loc ? loc : "/console/approvals");
+	c = api_need_db(ctx, resp);
+	if (c)
+		render_approvals(resp, ans.status >= 200 && ans.status < 300 ? 200 : ans.status ? ans.status : 500, c,
+				 &s, msg);
 out:
 	json_decref(ans.body);
 	free(action);
 	free(reason);
-	free(enc);
-	free(loc);
 	end(ctx, c, &s);
 	finish(resp);
 }

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #define RP_LEEWAY_S 120
-#define RP_DISCOVERY_TTL_MS (3600 * 1000)
 
 struct rp {
 	const struct config *cfg;
@@ -133,7 +132,7 @@ static int set_str(char **dst, json_t *doc, const char *key, int required, struc
 	return *dst ? 0 : err_set(e, 999, "out of memory");
 }
 
-/* Discovery, cached for an hour. Called with rp->mu held. */
+/* Discovery, cached for console.oidc.jwks_cache_ttl. Called with rp->mu held. */
 static int discover(struct rp *rp, int64_t now_ms, struct err *e)
 {
 	const char *iss = rp->cfg->console.oidc.issuer;
@@ -142,7 +141,7 @@ static int discover(struct rp *rp, int64_t now_ms, struct err *e)
 	const char *diss;
 	int rc = -1;
 
-	if (rp->authz_ep && now_ms - rp->disc_at_ms < RP_DISCOVERY_TTL_MS)
+	if (rp->authz_ep && now_ms - rp->disc_at_ms < rp->cfg->console.oidc.jwks_cache_ttl_ms)
 		return 0;
 	if (asprintf(&url, "%s/.well-known/openid-configuration", iss) < 0)
 		return err_set(e, 999, "out of memory");

@@ -129,13 +129,14 @@ int csess_csrf_ok(const struct csess *s, const char *token)
 	return s && s->csrf && token && *token && secret_equal(token, s->csrf);
 }
 
-char *csess_set_cookie(const char *public_url, const char *name, const char *value, int64_t max_age_s)
+char *csess_set_cookie(const char *public_url, const char *path, const char *name, const char *value,
+		       int64_t max_age_s)
 {
 	int secure = public_url && !strncasecmp(public_url, "https://", 8);
 	char *out = NULL;
 
-	if (asprintf(&out, "%s=%s; Path=/console; Max-Age=%lld; HttpOnly; SameSite=Lax%s", name,
-		     max_age_s > 0 && value ? value : "", (long long)(max_age_s > 0 ? max_age_s : 0),
+	if (asprintf(&out, "%s=%s; Path=%s; Max-Age=%lld; HttpOnly; SameSite=Lax%s", name,
+		     max_age_s > 0 && value ? value : "", path, (long long)(max_age_s > 0 ? max_age_s : 0),
 		     secure ? "; Secure" : "") < 0)
 		return NULL;
 	return out;

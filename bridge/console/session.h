@@ -56,11 +56,12 @@ int csess_end(PGconn *c, const char *id, int64_t now_ms, struct err *e);
 int csess_csrf_ok(const struct csess *s, const char *token);
 
 /*
- * The value of a Set-Cookie header: name=value; Path=/console; HttpOnly;
+ * The value of a Set-Cookie header: name=value; Path=path; HttpOnly;
  * SameSite=Lax; Secure when public_url is https; Max-Age=max_age_s (0
  * deletes the cookie, with an empty value). Caller frees; NULL on OOM.
  */
-char *csess_set_cookie(const char *public_url, const char *name, const char *value, int64_t max_age_s);
+char *csess_set_cookie(const char *public_url, const char *path, const char *name, const char *value,
+		       int64_t max_age_s);
 
 /* The value of cookie name in a Cookie request header (caller frees), or NULL. */
 char *csess_cookie_get(const char *cookie_header, const char *name);

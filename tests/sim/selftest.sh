@@ -637,6 +637,7 @@ token() {
 		--data-binary "grant_type=authorization_code&code=$1&redirect_uri=$CB&code_verifier=${2:-$VERIFIER}"
 }
 
+req POST "$B/_sim/reset" -H 'Content-Type: application/json' --data-binary '{"demo":true}'
 req POST "$B/_sim/oidc/reset"
 req GET "$AS/.well-known/openid-configuration"
 [ "$STATUS" = 200 ] && printf '%s' "$BODY" | grep -q "\"issuer\":\"$AS\"" &&

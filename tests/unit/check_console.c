@@ -275,14 +275,14 @@ END_TEST
 
 START_TEST(cookie_attributes)
 {
-	char *c = csess_set_cookie("http://127.0.0.1:8080", "sb_session", "abc", 3600);
+	char *c = csess_set_cookie("http://127.0.0.1:8080", "/console", "sb_session", "abc", 3600);
 	ck_assert_str_eq(c, "sb_session=abc; Path=/console; Max-Age=3600; HttpOnly; SameSite=Lax");
 	free(c);
-	c = csess_set_cookie("https://bridge.example.com", "sb_session", "abc", 3600);
+	c = csess_set_cookie("https://bridge.example.com", "/console", "sb_session", "abc", 3600);
 	ck_assert_str_eq(c, "sb_session=abc; Path=/console; Max-Age=3600; HttpOnly; SameSite=Lax; Secure");
 	free(c);
-	c = csess_set_cookie("HTTPS://bridge.example.com", "sb_session", "abc", 0); /* deletion */
-	ck_assert_str_eq(c, "sb_session=; Path=/console; Max-Age=0; HttpOnly; SameSite=Lax; Secure");
+	c = csess_set_cookie("HTTPS://bridge.example.com", "/oidc/cb", "sb_session", "abc", 0); /* deletion */
+	ck_assert_str_eq(c, "sb_session=; Path=/oidc/cb; Max-Age=0; HttpOnly; SameSite=Lax; Secure");
 	free(c);
 	c = csess_cookie_get("a=1; sb_session=xyz ;sb_session_login=q", "sb_session");
 	ck_assert_str_eq(c, "xyz");
