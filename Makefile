@@ -38,7 +38,7 @@ ifeq ($(filter clean distclean help,$(MAKECMDGOALS)),)
 -include build/flags.mk
 endif
 
-.PHONY: all deps run check unit integration bench bench-access bench-gitlab bench-hooks bench-provision bench-sync install clean distclean valgrind fuzz format help
+.PHONY: all deps run check unit integration bench bench-access bench-console bench-gitlab bench-hooks bench-provision bench-sync install clean distclean valgrind fuzz format help
 .DEFAULT_GOAL := all
 
 all: build/release/sentry-bridge build/release/sentry-bridge-sim
@@ -158,11 +158,17 @@ bench:
 	tests/bench/access.sh
 	tests/bench/provision.sh
 	tests/bench/gitlab.sh
+	tests/bench/console.sh
 
 bench-access:
 	@scripts/deps.sh check
 	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
 	tests/bench/access.sh
+
+bench-console:
+	@scripts/deps.sh check
+	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
+	tests/bench/console.sh
 
 bench-hooks:
 	@scripts/deps.sh check
