@@ -156,6 +156,7 @@ static int begin(struct ctx *ctx, struct http_req *req, struct http_resp *resp, 
 	int post = !strcmp(req->method, "POST");
 	int rc;
 
+	memset(s, 0, sizeof(*s));
 	*c = api_need_db(ctx, resp);
 	if (!*c)
 		return -1;
@@ -251,6 +252,9 @@ static void h_login(struct ctx *ctx, struct http_req *req, struct http_resp *res
 		snprintf(old, sizeof(old), "%lld", (long long)(clock_now_ms() - LOGIN_TTL_MS));
 		const char *po[] = {old};
 		db_run(c, "DELETE FROM console_logins WHERE created_ms < $1::bigint", 1, po, NULL);
+		/* sessions past the absolute timeout are dead whatever happened to them */
+		snprintf(old, sizeof(old), "%lld", (long long)(clock_now_ms() - ctx->cfg->console.session.absolute_timeout_ms));
+		db_run(c, "DELETE FROM console_sessions WHERE created_ms < $1::bigint", 1, po, NULL);
 		const char *p[] = {sh, bh, nonce, verifier, next ? next : "/console/", now};
 		if (db_run(c,
 			   "INSERT INTO console_logins (state_hash, binding_hash, nonce, verifier, next_path, created_ms)"
@@ -780,6 +784,8 @@ static void h_audit(struct ctx *ctx, struct http_req *req, struct http_resp *res
 	struct buf b;
 	PGresult *r;
 	char *before_s = http_req_query(req, "before");
+	char *target = http_req_query(req, "target"), *action = http_req_query(req, "action");
+	char *etarget = NULL, *eaction = NULL;
 	long long before = before_s ? api_parse_id(before_s) : 0;
 	char bs[24], lim[8];
 	long long last = 0;
@@ -787,24 +793,27 @@ static void h_audit(struct ctx *ctx, struct http_req *req, struct http_resp *res
 
 	(void)arg;
 	if (begin(ctx, req, resp, &c, &s, 1)) {
-		free(before_s);
-		finish(resp);
-		return;
+		c = NULL;
+		goto out;
 	}
 	if (before < 0) {
 		error_page(resp, 400, &s, "Bad link", "before must be a positive entry id.");
-		free(before_s);
-		end(ctx, c, &s);
-		finish(resp);
-		return;
+		goto out;
 	}
+	etarget = rp_url_encode(target ? target : "");
+	eaction = rp_url_encode(action ? action : "");
 	buf_init(&b, PAGE_MAX);
+	html_printf(&b, "<form method=\"get\" action=\"/console/audit\"><input type=\"text\" name=\"target\" value=\"%s\""
+			" placeholder=\"person or target\" aria-label=\"target\"> <input type=\"text\" name=\"action\""
+			" value=\"%s\" placeholder=\"action, e.g. member.role\" aria-label=\"action\"> <button>Filter</button>"
+			"</form>", target ? target : "", action ? action : "");
 	snprintf(bs, sizeof(bs), "%lld", before);
 	snprintf(lim, sizeof(lim), "%d", AUDIT_PAGE + 1);
-	const char *p[] = {bs, lim};
+	const char *p[] = {bs, lim, target ? target : "", action ? action : ""};
 	r = db_exec(c, "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), actor, action,"
 		       " coalesce(target, ''), coalesce(reason, '') FROM audit_log"
-		       " WHERE ($1::bigint = 0 OR id < $1::bigint) ORDER BY id DESC LIMIT $2::int", 2, p, NULL);
+		       " WHERE ($1::bigint = 0 OR id < $1::bigint) AND ($3 = '' OR target = $3) AND ($4 = '' OR action = $4)"
+		       " ORDER BY id DESC LIMIT $2::int", 4, p, NULL);
 	if (r && PQntuples(r)) {
 		html_printf(&b, "<div class=\"wrap\"><table><tr><th>#</th><th>When</th><th>Who</th><th>Action</th>"
 				"<th>Target</th><th>Reason</th></tr>");
@@ -816,14 +825,20 @@ static void h_audit(struct ctx *ctx, struct http_req *req, struct http_resp *res
 		}
 		html_printf(&b, "</table></div>");
 		if (PQntuples(r) > AUDIT_PAGE)
-			html_printf(&b, "<p><a href=\"/console/audit?before=%l\">Older entries</a></p>", last);
+			html_printf(&b, "<p><a href=\"/console/audit?before=%l&amp;target=%s&amp;action=%s\">Older entries</a></p>",
+				    last, etarget ? etarget : "", eaction ? eaction : "");
 	} else {
 		html_printf(&b, "<p class=\"muted\">No entries.</p>");
 	}
 	PQclear(r);
 	page(resp, 200, "Audit log", &s, buf_str(&b));
 	buf_reset(&b);
+out:
 	free(before_s);
+	free(target);
+	free(action);
+	free(etarget);
+	free(eaction);
 	end(ctx, c, &s);
 	finish(resp);
 }

@@ -147,11 +147,18 @@ eq "a code used twice: 401" "$STATUS" 401
 contains "says so" "$BODY" "used twice"
 
 # --- ID tokens Okta should never send --------------------------------------------------------------
+keys_fetched() { curl -s "$SIM_URL/_sim/requests" | jq '[.requests[] | select(.path == "/oauth2/default/v1/keys")] | length'; }
 for f in expired wrong_aud wrong_iss unknown_kid bad_signature; do
 	sim_ctl POST /faults "{\"$f\":true}"
+	curl -s -X DELETE "$SIM_URL/_sim/requests" >/dev/null
 	signin evil bob.brown@acme.example
 	eq "ID token fault $f: 401" "$STATUS" 401
 	contains "$f: says the token did not verify" "$BODY" "did not verify"
+	if [ "$f" = unknown_kid ]; then
+		eq "an unknown kid refetches the JWKS exactly once" "$(keys_fetched)" 1
+	else
+		eq "$f: the cached JWKS is used" "$(keys_fetched)" 0
+	fi
 done
 sim_ctl POST /faults '{"nonce":"not-the-one-sent"}'
 signin evil bob.brown@acme.example
@@ -178,6 +185,14 @@ contains "lists the first sync run" "$BODY" "<td>#1</td>"
 j victor GET "$URL/console/audit"
 eq "admin: audit 200" "$STATUS" 200
 contains "shows the sign-ins" "$BODY" "console.sign_in"
+j victor GET "$URL/console/audit?action=console.sign_in&target=bob.brown%40acme.example"
+eq "audit filtered: 200" "$STATUS" 200
+eq "only bob's sign-ins" "$(grep -o '<td>console.sign_in</td><td>[^<]*</td>' <<<"$BODY" | sort -u)" "<td>console.sign_in</td><td>bob.brown@acme.example</td>"
+contains "the filter is kept in the form" "$BODY" 'value="bob.brown@acme.example"'
+j victor GET "$URL/console/audit?target=%22%3E%3Cscript%3Ex"
+contains "a filter value is escaped back into the form" "$BODY" 'value="&quot;&gt;&lt;script&gt;x"'
+j victor GET "$URL/console/audit?before=abc"
+eq "a bad before: 400" "$STATUS" 400
 
 # --- HTML in a reason, CSRF, approve through the form ------------------------------------------------
 http POST "$URL/api/v1/access-requests" -H "Authorization: Bearer $BRIDGE_ADMIN_TOKEN" -H 'Content-Type: application/json' \
