@@ -100,7 +100,6 @@ done
 # --- a full sign-in --------------------------------------------------------------------------------
 at_okta bob.brown@acme.example
 contains "Okta redirects back with a code" "$CB" "/console/callback?code="
-echo "sb_session=made-up-before-sign-in-0123456789abcdefghijklmnopq" >/dev/null
 j bob GET "$CB"
 eq "callback: 303" "$STATUS" 303
 eq "back to next" "$(loc)" /console/approvals
@@ -140,6 +139,12 @@ j bob GET "$CB"
 eq "sign-in again: 303" "$STATUS" 303
 eq "the earlier session was ended at the new sign-in" \
 	"$(sql "SELECT count(*) FROM console_sessions WHERE email = 'bob.brown@acme.example' AND ended_ms IS NULL")" 1
+NEW_SID=$(grep -i '^Set-Cookie: sb_session=' <<<"$HEADERS" | head -n 1 | sed 's/^[^=]*=\([^;]*\);.*/\1/')
+check "a new session id at sign-in" test -n "$NEW_SID" -a "$NEW_SID" != "$BOB_SID"
+http GET "$URL/console/" -H "Cookie: sb_session=$BOB_SID"
+eq "the id from before this sign-in is refused" "$STATUS" 303
+http GET "$URL/console/" -H "Cookie: sb_session=made-up-0123456789abcdefghijklmnopqrstuvwxy"
+eq "a made-up session id is refused" "$STATUS" 303
 start_login bob
 state2=$(sed 's/.*&state=\([^&]*\).*/\1/' <<<"$AUTHZ")
 j bob GET "$URL/console/callback?code=$code1&state=$state2"
