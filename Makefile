@@ -26,7 +26,7 @@ ASAN_CFLAGS := $(BASE_CFLAGS) -O1 $(SAN)
 # Sources by layer. bridge/core is the plumbing; it never includes sso/,
 # integrations/ or the wiring in bridge/*.c.
 CORE_SRCS := $(wildcard bridge/core/*.c)
-APP_SRCS := $(filter-out bridge/main.c,$(wildcard bridge/*.c)) $(wildcard sso/*.c) \
+APP_SRCS := $(filter-out bridge/main.c,$(wildcard bridge/*.c)) $(wildcard bridge/console/*.c) $(wildcard sso/*.c) \
 	$(wildcard integrations/*/*.c) $(wildcard policies/*.c)
 LIB_SRCS := $(CORE_SRCS) $(APP_SRCS) build/gen/migrations.c
 SIM_SRCS := $(wildcard tests/sim/*.c)
@@ -38,7 +38,7 @@ ifeq ($(filter clean distclean help,$(MAKECMDGOALS)),)
 -include build/flags.mk
 endif
 
-.PHONY: all deps run check unit integration bench bench-access bench-gitlab bench-hooks bench-provision bench-sync install clean distclean valgrind fuzz format help
+.PHONY: all deps run check unit integration bench bench-access bench-console bench-gitlab bench-hooks bench-provision bench-sync install clean distclean valgrind fuzz format help
 .DEFAULT_GOAL := all
 
 all: build/release/sentry-bridge build/release/sentry-bridge-sim
@@ -158,11 +158,17 @@ bench:
 	tests/bench/access.sh
 	tests/bench/provision.sh
 	tests/bench/gitlab.sh
+	tests/bench/console.sh
 
 bench-access:
 	@scripts/deps.sh check
 	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
 	tests/bench/access.sh
+
+bench-console:
+	@scripts/deps.sh check
+	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
+	tests/bench/console.sh
 
 bench-hooks:
 	@scripts/deps.sh check

@@ -6,6 +6,7 @@
 
 #include "access.h"
 #include "api_gitlab.h"
+#include "console/console.h"
 #include "audit.h"
 #include "clock.h"
 #include "db.h"
@@ -464,6 +465,7 @@ int api_register(struct app *a)
 	rc |= access_routes(r);
 	rc |= provision_routes(a);
 	rc |= gitlab_routes(a);
+	rc |= console_routes(a);
 	return rc ? -1 : 0;
 }
 

@@ -611,6 +611,151 @@ req GET "$B/_sim/requests?since=$NEXT"
 [ "$(num count)" = 1 ]
 ok $? "control: GET /_sim/requests?since=next returns only newer requests"
 
+# ---- OIDC authorization server (sim_oidc.c) -------------------------------------------------------------------------------
+# b64url_json PART: decode one base64url JWT part
+b64url_json() {
+	local s
+	s=$(printf '%s' "$1" | tr '_-' '/+')
+	while [ $(( ${#s} % 4 )) -ne 0 ]; do s="$s="; done
+	printf '%s' "$s" | base64 -d 2>/dev/null
+}
+AS="$B/oauth2/default"
+CB="http://app.example/console/callback"
+VERIFIER="sim-verifier-0123456789abcdefghijklmnopqrstuvwxyz"
+CHALLENGE=$(printf '%s' "$VERIFIER" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\n')
+CLIENT_BASIC="Authorization: Basic $(printf 'sim-console:sim-console-secret' | base64 | tr -d '\n')"
+ALICE="alice.anderson@acme.example"
+# authorize [extra query]: sets STATUS, LOCATION and CODE
+authorize() {
+	req GET "$AS/v1/authorize?client_id=sim-console&response_type=code&scope=openid+email+profile+groups&redirect_uri=$CB&state=st-1&nonce=n-1&code_challenge=$CHALLENGE&code_challenge_method=S256$1"
+	LOCATION=$(header Location)
+	CODE=$(printf '%s' "$LOCATION" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
+}
+# token CODE [verifier]
+token() {
+	req POST "$AS/v1/token" -H "$CLIENT_BASIC" -H 'Content-Type: application/x-www-form-urlencoded' \
+		--data-binary "grant_type=authorization_code&code=$1&redirect_uri=$CB&code_verifier=${2:-$VERIFIER}"
+}
+
+req POST "$B/_sim/reset" -H 'Content-Type: application/json' --data-binary '{"demo":true}'
+req POST "$B/_sim/oidc/reset"
+req GET "$AS/.well-known/openid-configuration"
+[ "$STATUS" = 200 ] && printf '%s' "$BODY" | grep -q "\"issuer\":\"$AS\"" &&
+	printf '%s' "$BODY" | grep -q "\"jwks_uri\":\"$AS/v1/keys\"" &&
+	printf '%s' "$BODY" | grep -q '"code_challenge_methods_supported":\["S256"\]'
+ok $? "oidc: discovery names the issuer, jwks_uri and S256" "$STATUS $BODY"
+
+req GET "$AS/v1/keys"
+KID1=$(printf '%s' "$BODY" | grep -o '"kid":"[^"]*"' | head -n 1 | sed 's/.*:"//; s/"$//')
+[ "$STATUS" = 200 ] && [ -n "$KID1" ] && printf '%s' "$BODY" | grep -q '"kty":"RSA"' &&
+	! printf '%s' "$BODY" | grep -q '"d":'
+ok $? "oidc: JWKS publishes an RSA public key with kid (no private part)" "$STATUS $BODY"
+
+authorize ""
+[ "$STATUS" = 302 ] && printf '%s' "$LOCATION" | grep -q '^http://app.example/console/callback?error=login_required.*&state=st-1$'
+ok $? "oidc: authorize with nobody signed in -> error=login_required with state" "$STATUS $LOCATION"
+
+authorize "&login_hint=kate.kowalski@acme.example"
+printf '%s' "$LOCATION" | grep -q 'error=access_denied'
+ok $? "oidc: a suspended user is refused (access_denied)" "$LOCATION"
+
+req GET "$AS/v1/authorize?client_id=nobody&response_type=code&scope=openid&redirect_uri=$CB&state=s"
+[ "$STATUS" = 400 ] && [ -z "$(header Location)" ]
+ok $? "oidc: unknown client_id -> 400, no redirect" "$STATUS"
+
+req GET "$AS/v1/authorize?client_id=sim-console&response_type=code&scope=openid&redirect_uri=$CB&state=s&login_hint=$ALICE"
+printf '%s' "$(header Location)" | grep -q 'error=invalid_request.*PKCE'
+ok $? "oidc: authorize without PKCE -> invalid_request" "$(header Location)"
+
+req POST "$B/_sim/oidc/login" -H 'Content-Type: application/json' --data-binary "{\"login\":\"$ALICE\"}"
+authorize ""
+[ "$STATUS" = 302 ] && [ -n "$CODE" ] && printf '%s' "$LOCATION" | grep -q '&state=st-1$'
+ok $? "oidc: authorize -> 302 back with code and state" "$STATUS $LOCATION"
+
+token "$CODE" "wrong-verifier-0123456789abcdefghijklmnopqrstuvwxyz"
+[ "$STATUS" = 400 ] && printf '%s' "$BODY" | grep -q '"error":"invalid_grant"'
+ok $? "oidc: token with a wrong PKCE verifier -> invalid_grant" "$STATUS $BODY"
+token "$CODE"
+[ "$STATUS" = 400 ]
+ok $? "oidc: a code is burnt by a failed redemption" "$STATUS $BODY"
+
+authorize ""
+req POST "$AS/v1/token" -H 'Authorization: Basic c2ltLWNvbnNvbGU6d3Jvbmc=' \
+	--data-binary "grant_type=authorization_code&code=$CODE&redirect_uri=$CB&code_verifier=$VERIFIER"
+[ "$STATUS" = 401 ] && printf '%s' "$BODY" | grep -q '"error":"invalid_client"'
+ok $? "oidc: wrong client secret -> 401 invalid_client" "$STATUS $BODY"
+
+authorize ""
+req POST "$AS/v1/token" --data-binary \
+	"grant_type=authorization_code&code=$CODE&redirect_uri=$CB&code_verifier=$VERIFIER&client_id=sim-console&client_secret=sim-console-secret"
+IDT=$(printf '%s' "$BODY" | grep -o '"id_token":"[^"]*"' | sed 's/.*:"//; s/"$//')
+AT=$(printf '%s' "$BODY" | grep -o '"access_token":"[^"]*"' | sed 's/.*:"//; s/"$//')
+HDR=$(b64url_json "$(printf '%s' "$IDT" | cut -d. -f1)")
+CLAIMS=$(b64url_json "$(printf '%s' "$IDT" | cut -d. -f2)")
+[ "$STATUS" = 200 ] && printf '%s' "$HDR" | grep -q '"alg":"RS256"' && printf '%s' "$HDR" | grep -q "\"kid\":\"$KID1\"" &&
+	printf '%s' "$CLAIMS" | grep -q "\"iss\":\"$AS\"" && printf '%s' "$CLAIMS" | grep -q '"aud":"sim-console"' &&
+	printf '%s' "$CLAIMS" | grep -q "\"email\":\"$ALICE\"" && printf '%s' "$CLAIMS" | grep -q '"nonce":"n-1"' &&
+	printf '%s' "$CLAIMS" | grep -q '"groups":\[' && printf '%s' "$CLAIMS" | grep -q '"sub":"00u'
+ok $? "oidc: token (client_secret_post) -> RS256 ID token with kid, iss, aud, email, nonce, groups" "$STATUS $HDR $CLAIMS"
+
+# signature check with openssl against the published key
+python3 - "$IDT" "$AS/v1/keys" <<'PY' >/dev/null 2>&1
+import sys, json, base64, urllib.request, subprocess, tempfile, os
+tok, url = sys.argv[1], sys.argv[2]
+def d(s): return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+h, p, s = tok.split(".")
+kid = json.loads(d(h))["kid"]
+k = [k for k in json.load(urllib.request.urlopen(url))["keys"] if k["kid"] == kid][0]
+n, e = int.from_bytes(d(k["n"]), "big"), int.from_bytes(d(k["e"]), "big")
+m = pow(int.from_bytes(d(s), "big"), e, n).to_bytes((n.bit_length() + 7) // 8, "big")
+import hashlib
+sys.exit(0 if m.endswith(hashlib.sha256((h + "." + p).encode()).digest()) else 1)
+PY
+ok $? "oidc: the ID token's RS256 signature verifies against the JWKS key"
+
+token "$CODE"
+[ "$STATUS" = 400 ] && printf '%s' "$BODY" | grep -q '"error":"invalid_grant"'
+ok $? "oidc: a code redeemed twice -> invalid_grant" "$STATUS $BODY"
+
+req GET "$AS/v1/userinfo" -H "Authorization: Bearer $AT"
+[ "$STATUS" = 200 ] && printf '%s' "$BODY" | grep -q "\"email\":\"$ALICE\""
+ok $? "oidc: userinfo with the access token" "$STATUS $BODY"
+req GET "$AS/v1/userinfo" -H "Authorization: Bearer nope"
+[ "$STATUS" = 401 ]
+ok $? "oidc: userinfo with a bad token -> 401" "$STATUS"
+
+req POST "$B/_sim/oidc/rotate"
+req GET "$AS/v1/keys"
+[ "$(printf '%s' "$BODY" | grep -o '"kid"' | wc -l)" = 2 ]
+ok $? "oidc: rotation publishes the new key beside the old one" "$BODY"
+authorize ""
+token "$CODE"
+IDT=$(printf '%s' "$BODY" | grep -o '"id_token":"[^"]*"' | sed 's/.*:"//; s/"$//')
+HDR=$(b64url_json "$(printf '%s' "$IDT" | cut -d. -f1)")
+! printf '%s' "$HDR" | grep -q "\"kid\":\"$KID1\""
+ok $? "oidc: after rotation tokens are signed with the new kid" "$HDR"
+
+req POST "$B/_sim/oidc/faults" -H 'Content-Type: application/json' \
+	--data-binary '{"expired":true,"wrong_aud":true,"wrong_iss":true,"unknown_kid":true,"nonce":"other"}'
+authorize ""
+token "$CODE"
+IDT=$(printf '%s' "$BODY" | grep -o '"id_token":"[^"]*"' | sed 's/.*:"//; s/"$//')
+CLAIMS=$(b64url_json "$(printf '%s' "$IDT" | cut -d. -f2)")
+HDR=$(b64url_json "$(printf '%s' "$IDT" | cut -d. -f1)")
+EXP=$(printf '%s' "$CLAIMS" | grep -o '"exp":[0-9]*' | sed 's/.*://')
+[ -n "$EXP" ] && [ "$EXP" -lt "$(date +%s)" ] && printf '%s' "$CLAIMS" | grep -q '"aud":"someone-else"' &&
+	printf '%s' "$CLAIMS" | grep -q '"iss":"https://evil.example.com"' && printf '%s' "$CLAIMS" | grep -q '"nonce":"other"' &&
+	printf '%s' "$HDR" | grep -q '"kid":"sim-key-999"'
+ok $? "oidc: fault knobs give expired, wrong aud/iss/nonce, unknown kid" "$HDR $CLAIMS"
+req DELETE "$B/_sim/oidc/faults"
+
+req GET "$AS/v1/logout?post_logout_redirect_uri=http://app.example/console/&state=bye"
+[ "$STATUS" = 302 ] && [ "$(header Location)" = "http://app.example/console/?state=bye" ]
+ok $? "oidc: logout redirects to post_logout_redirect_uri with state" "$STATUS $(header Location)"
+authorize ""
+printf '%s' "$LOCATION" | grep -q 'error=login_required'
+ok $? "oidc: after logout authorize needs a sign-in again" "$LOCATION"
+
 # ---- shutdown ---------------------------------------------------------------------------------------------------------------
 kill -TERM "$PID"
 wait "$PID"

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# tests/bench/console.sh: web console figures of issue #10 (`make bench-console`).
+# Server time (the access log's duration_ms) of My access and of the audit log
+# (first page and a page deep in the log) with SB_BENCH_MEMBERS (20,000) Sentry
+# members and SB_BENCH_AUDIT (100,000) audit rows in PostgreSQL, SB_BENCH_N
+# (300) requests each, one after the other, signed in through the simulated
+# Okta as an admin. Measurements only.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+members=${SB_BENCH_MEMBERS:-20000}
+audit=${SB_BENCH_AUDIT:-100000}
+n=${SB_BENCH_N:-300}
+for t in jq curl psql; do command -v $t >/dev/null || { echo "bench-console needs $t" >&2; exit 1; }; done
+work=$(mktemp -d /tmp/sb-bench-console.XXXXXX)
+chmod 755 "$work"
+sim_pid="" sb_pid=""
+cleanup() {
+	[ -n "$sb_pid" ] && kill "$sb_pid" 2>/dev/null
+	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
+	wait 2>/dev/null || true
+	scripts/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+build/release/sentry-bridge-sim --listen 127.0.0.1:0 --port-file "$work/sim.port" --demo --quiet 2>"$work/sim.log" &
+sim_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/sim.port" ] && break; sleep 0.1; done
+sim="http://127.0.0.1:$(cat "$work/sim.port")"
+dsn=$(scripts/pg.sh start "$work/pg")
+port=$(( (RANDOM % 20000) + 30000 ))
+url="http://127.0.0.1:$port"
+cat >"$work/b.yaml" <<YAML
+listen: "127.0.0.1:$port"
+database_url: "$dsn"
+public_url: "$url"
+admin_token_env: BRIDGE_ADMIN_TOKEN
+log: { level: info }
+okta: { base_url: "$sim", api_token_env: OKTA_API_TOKEN }
+sentry: { base_url: "$sim", organization: acme, token_env: SENTRY_TOKEN }
+sync: { interval: 24h, guards: { max_removals: 5, max_demotions: 5 } }
+roles:
+  access_groups: [okta-sentry-member-users]
+  mappings: [{ group: okta-sentry-admin-users, role: manager }]
+  owners: [ops-contact@acme.example]
+console:
+  oidc: { issuer: "$sim/oauth2/default", client_id: sim-console, client_secret_env: OIDC_SECRET }
+  admin_groups: [okta-sentry-admin-users]
+YAML
+export BRIDGE_ADMIN_TOKEN=bench OKTA_API_TOKEN=sim-okta-token SENTRY_TOKEN=sim-sentry-token OIDC_SECRET=sim-console-secret
+build/release/sentry-bridge --config "$work/b.yaml" sync >/dev/null 2>&1 || true
+psql "$dsn" -qAt -c "INSERT INTO sentry_members (id, email, role, teams)
+	SELECT 'bench-' || i, 'bench' || i || '@acme.example', 'member', ARRAY['observability']
+	FROM generate_series(1, $members) i" \
+	-c "INSERT INTO audit_log (actor, action, target, reason)
+	SELECT 'bench', 'member.role', 'bench' || (i % $members) || '@acme.example', 'bench row ' || i
+	FROM generate_series(1, $audit) i" -c "ANALYZE"
+build/release/sentry-bridge --config "$work/b.yaml" serve 2>"$work/serve.log" &
+sb_pid=$!
+for _ in $(seq 1 100); do curl -fs -o /dev/null "$url/readyz" && break; sleep 0.1; done
+jar="$work/jar"
+authz=$(curl -s -o /dev/null -c "$jar" -b "$jar" -w '%{redirect_url}' "$url/console/login")
+cb=$(curl -s -o /dev/null -w '%{redirect_url}' "$authz&login_hint=victor.vega@acme.example")
+curl -s -o /dev/null -c "$jar" -b "$jar" "$cb"
+mid=$(psql "$dsn" -qAt -c "SELECT max(id) / 2 FROM audit_log")
+# measure PATH LABEL: n requests, then p50/p99 of the server's duration_ms for that path
+measure() {
+	local path=$1 label=$2 before
+	before=$(wc -l <"$work/serve.log")
+	for _ in $(seq 1 "$n"); do
+		code=$(curl -s -o /dev/null -b "$jar" -w '%{http_code}' "$url$path")
+		[ "$code" = 200 ] || { echo "$label: HTTP $code" >&2; exit 1; }
+	done
+	tail -n +"$((before + 1))" "$work/serve.log" | jq -r --arg p "${path%%\?*}" \
+		'select(.msg == "request" and .path == $p) | .duration_ms' | sort -n >"$work/d"
+	local cnt p50 p99
+	cnt=$(wc -l <"$work/d")
+	p50=$(sed -n "$(( (cnt + 1) / 2 ))p" "$work/d")
+	p99=$(sed -n "$(( (cnt * 99 + 99) / 100 ))p" "$work/d")
+	printf '%-34s n=%d  p50 %6.2f ms  p99 %6.2f ms\n' "$label" "$cnt" "$p50" "$p99"
+}
+echo "== console server time: $members Sentry members, $audit audit rows, release build =="
+measure "/console/" "My access"
+measure "/console/audit" "Audit log, first page"
+measure "/console/audit?before=$mid" "Audit log, page at the middle"
+measure "/console/approvals" "Approvals"
