@@ -32,5 +32,6 @@ Suite *okta_suite(void);
 Suite *access_suite(void);
 Suite *provision_suite(void);
 Suite *gitlab_suite(void);
+Suite *routing_suite(void);
 
 #endif
