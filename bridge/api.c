@@ -3,6 +3,7 @@
  * (see api.h).
  */
 #include "api.h"
+#include "api_slack.h"
 
 #include "access.h"
 #include "api_gitlab.h"
@@ -464,6 +465,7 @@ int api_register(struct app *a)
 	rc |= access_routes(r);
 	rc |= provision_routes(a);
 	rc |= gitlab_routes(a);
+	rc |= slack_routes(a);
 	return rc ? -1 : 0;
 }
 

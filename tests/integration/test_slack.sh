@@ -111,4 +111,160 @@ contains "bad duration named by line" "$bad" "badroutes.yaml:6: routing.route.gr
 contains "bad regex named by line" "$bad" "badroutes.yaml:8: routing.route.routes[0].matchers[0]: invalid matcher"
 contains "unknown receiver named by line" "$bad" "badroutes.yaml:9: routing.route.routes[0].receiver: unknown receiver \"nobody\""
 
+# ---- intake: POST /hooks/sentry (signature, inbox, dedupe) and the routing job ----
+export BRIDGE_ADMIN_TOKEN="it-admin-token-0123456789" SENTRY_TOKEN=sim-sentry-token \
+	SENTRY_CLIENT_SECRET=it-sentry-client-secret-0123
+start_sim sim --demo
+port=$(free_port)
+db=$(fresh_db it_slack)
+URL="http://127.0.0.1:$port"
+ADMIN=(-H "Authorization: Bearer $BRIDGE_ADMIN_TOKEN")
+write_config "$T/bridge.yaml" "$port" "$db" "jobs:
+  backoff_base: 100ms
+  backoff_max: 200ms
+sentry:
+  base_url: \"$SIM_URL\"
+  organization: acme
+  token_env: SENTRY_TOKEN
+  client_secret_env: SENTRY_CLIENT_SECRET
+routing:
+  receivers:
+    - { name: default, channel: \"#alerts\" }
+    - { name: payments, channel: \"#payments\", send_resolved: false }
+    - { name: rules, channel: C0RULES }
+    - { name: debug, channel: \"#debug\" }
+  time_intervals:
+    - { name: always, location: Europe/Madrid, times: [\"00:00-24:00\"] }
+  route:
+    receiver: default
+    routes:
+      - matchers: [\"resource=metric_alert\"]
+        receiver: rules
+        group_by: [alert_rule]
+      - matchers: [\"team=payments\"]
+        receiver: payments
+      - matchers: [\"level=debug\"]
+        receiver: debug
+        mute_time_intervals: [always]"
+start_bridge bridge "$T/bridge.yaml"
+check "ready" wait_ready "$URL" 20
+
+sign() { printf '%s' "$1" | openssl dgst -sha256 -hmac "$SENTRY_CLIENT_SECRET" | sed 's/^.* //'; }
+hook() { # hook RESOURCE REQUEST-ID BODY [extra curl args]
+	local resource=$1 rid=$2 body=$3
+	shift 3
+	http POST "$URL/hooks/sentry" -H 'Content-Type: application/json' -H "Sentry-Hook-Resource: $resource" \
+		-H "Request-ID: $rid" -H "Sentry-Hook-Signature: $(sign "$body")" --data-binary "$body" "$@"
+}
+outbox() { curl -s "${ADMIN[@]}" "$URL/api/v1/slack/outbox?limit=1000"; }
+outbox_n() { outbox | jq '.items | length'; }
+wait_outbox() { # wait_outbox N: until the outbox holds N rows
+	for _ in $(seq 1 100); do
+		[ "$(outbox_n)" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+event_alert() { # event_alert PROJECT-ID ISSUE LEVEL
+	printf '{"action":"triggered","installation":{"uuid":"inst-1"},"data":{"event":{"event_id":"ev%s","project":%s,"issue_id":"%s","level":"%s","title":"ZeroDivisionError: division by zero","culprit":"checkout.views in pay","environment":"production","web_url":"https://sentry.example/organizations/acme/issues/%s/events/ev%s/","tags":[["level","%s"],["customer","acme"]]},"triggered_rule":"Errors in checkout"},"actor":{"type":"application","id":"sentry","name":"Sentry"}}' \
+		"$2" "$1" "$2" "$3" "$2" "$2" "$3"
+}
+
+body=$(event_alert 2 1001 error)
+t0=$(date +%s%N)
+hook event_alert 0123456789abcdef0123456789abcd01 "$body"
+t1=$(date +%s%N)
+eq "event_alert accepted" "$STATUS" 200
+contains "accepted body" "$BODY" '"status":"accepted"'
+echo "  (webhook acknowledged in $(((t1 - t0) / 1000000)) ms including curl start-up)"
+check "routed into the outbox" wait_outbox 1
+row=$(outbox | jq -c '.items[0]')
+eq "enriched from the project mirror: slug" "$(jq -r .alert.project <<<"$row")" checkout-api
+eq "enriched: owning team routes to payments" "$(jq -r .receiver <<<"$row")" payments
+eq "target channel" "$(jq -r .target <<<"$row")" "#payments"
+eq "status pending" "$(jq -r .status <<<"$row")" pending
+eq "kind alert" "$(jq -r .kind <<<"$row")" alert
+eq "group key" "$(jq -r .group_key <<<"$row")" 'routing.route.routes[1]{project="checkout-api",issue="1001"}'
+eq "idempotency key" "$(jq -r .idem_key <<<"$row")" "sentry:0123456789abcdef0123456789abcd01:routing.route.routes[1]"
+eq "tags kept" "$(jq -r .alert.tags.customer <<<"$row")" acme
+eq "mirror row" "$(psql "$db" -qAt -c "SELECT slug || ':' || array_to_string(teams, ',') FROM sentry_projects WHERE id = 2")" "checkout-api:payments"
+
+hook event_alert 0123456789abcdef0123456789abcd01 "$body"
+eq "redelivery 200" "$STATUS" 200
+contains "redelivery recognised" "$BODY" '"duplicate":true'
+sleep 0.5
+eq "redelivery adds nothing" "$(outbox_n)" 1
+eq "one inbox row" "$(psql "$db" -qAt -c "SELECT count(*) FROM inbox WHERE source = 'sentry'")" 1
+
+# Refusals.
+http POST "$URL/hooks/sentry" -H 'Sentry-Hook-Resource: event_alert' -H 'Request-ID: abc' --data-binary "$body"
+eq "no signature 401" "$STATUS" 401
+contains "no signature says so" "$BODY" "missing Sentry-Hook-Signature"
+http POST "$URL/hooks/sentry" -H 'Sentry-Hook-Resource: event_alert' -H 'Request-ID: abc' \
+	-H "Sentry-Hook-Signature: $(sign "$body x")" --data-binary "$body"
+eq "wrong signature 401" "$STATUS" 401
+contains "wrong signature says so" "$BODY" "does not match"
+tampered=${body/checkout/checkOUT}
+http POST "$URL/hooks/sentry" -H 'Sentry-Hook-Resource: event_alert' -H 'Request-ID: abc' \
+	-H "Sentry-Hook-Signature: $(sign "$body")" --data-binary "$tampered"
+eq "tampered body 401" "$STATUS" 401
+hook event_alert "" "$body"
+eq "missing Request-ID 400" "$STATUS" 400
+hook event_alert 'bad id!' "$body"
+eq "bad Request-ID 400" "$STATUS" 400
+hook event_alert rid-malformed '{"action": "triggered", "data": '
+eq "malformed JSON 400" "$STATUS" 400
+contains "malformed JSON says so" "$BODY" "not a JSON object"
+hook event_alert rid-noaction '{"data": {}}'
+eq "no action 400" "$STATUS" 400
+http POST "$URL/hooks/sentry" -H 'Sentry-Hook-Signature: 00' -H 'Request-ID: abc' --data-binary "$body"
+eq "no resource: refused before anything (401 on the bad signature)" "$STATUS" 401
+eq "refusals stored nothing" "$(psql "$db" -qAt -c "SELECT count(*) FROM inbox WHERE source = 'sentry'")" 1
+
+# Unhandled resources are recorded and skipped.
+hook comment rid-comment-1 '{"action":"created","data":{"comment":"hi"}}'
+eq "comment 200" "$STATUS" 200
+contains "comment not handled" "$BODY" '"handled":false'
+eq "comment recorded as skipped" "$(psql "$db" -qAt -c "SELECT kind || ':' || status FROM inbox WHERE external_id = 'rid-comment-1'")" "comment.created:skipped"
+
+# A metric alert routes by its rule; the level is the action.
+hook metric_alert rid-metric-1 '{"action":"critical","data":{"metric_alert":{"id":"77","alert_rule":{"name":"p95 latency","projects":["checkout-api"]}},"description_title":"p95 latency above 2s","description_text":"2.4s","web_url":"https://sentry.example/alerts/77/"},"actor":{"type":"application","id":"sentry","name":"Sentry"}}'
+eq "metric alert 200" "$STATUS" 200
+check "metric alert routed" wait_outbox 2
+row=$(outbox | jq -c '[.items[] | select(.receiver == "rules")][0]')
+eq "metric alert group by rule" "$(jq -r .group_key <<<"$row")" 'routing.route.routes[0]{alert_rule="p95 latency"}'
+eq "metric alert level" "$(jq -r .alert.level <<<"$row")" critical
+
+# issue.resolved for a receiver with send_resolved: false is suppressed.
+hook issue rid-issue-resolved-1 '{"action":"resolved","data":{"issue":{"id":"1001","shortId":"CHECKOUT-1","title":"ZeroDivisionError","level":"error","status":"resolved","project":{"id":"2","slug":"checkout-api"},"count":"12","userCount":3}},"actor":{"type":"user","id":"1","name":"Ada"}}'
+check "issue.resolved routed" wait_outbox 3
+row=$(outbox | jq -c '[.items[] | select(.kind == "resolved")][0]')
+eq "resolved goes to the issue's team" "$(jq -r .receiver <<<"$row")" payments
+eq "resolved suppressed (send_resolved false)" "$(jq -r .status <<<"$row")" suppressed
+eq "issue counts kept" "$(jq -r '"\(.alert.count)/\(.alert.user_count)"' <<<"$row")" "12/3"
+
+# Mute intervals and silences are recorded, not sent.
+hook event_alert rid-debug-1 "$(event_alert 1 2001 debug)"
+check "debug alert routed" wait_outbox 4
+eq "muted by the interval" "$(outbox | jq -r '[.items[] | select(.issue == "2001")][0] | .status + " " + .reason')" "muted time interval always"
+psql "$db" -qAt -c "INSERT INTO slack_silences (matchers, ends_at, author, comment) VALUES ('{\"project=billing-worker\"}', now() + interval '1 hour', 'it', 'maintenance')" >/dev/null
+hook event_alert rid-silenced-1 "$(event_alert 3 3001 error)"
+check "silenced alert routed" wait_outbox 5
+eq "silenced" "$(outbox | jq -r '[.items[] | select(.issue == "3001")][0] | .status')" silenced
+contains "silence named" "$(outbox | jq -r '[.items[] | select(.issue == "3001")][0] | .reason')" "silence "
+
+# An unknown project while Sentry fails: retried, then routed without enrichment.
+curl -s -X POST "$SIM_URL/_sim/faults" -d '{"match":"GET /api/0/organizations/acme/projects/","status":503,"count":100}' >/dev/null
+hook event_alert rid-unknown-1 "$(event_alert 99 4001 error)"
+check "routed after the enrichment retries" wait_outbox 6
+row=$(outbox | jq -c '[.items[] | select(.issue == "4001")][0]')
+eq "unenriched goes to the root" "$(jq -r .receiver <<<"$row")" default
+eq "marked as not enriched" "$(jq -r .alert.enriched <<<"$row")" false
+curl -s -X DELETE "$SIM_URL/_sim/faults" >/dev/null
+
+http GET "$URL/api/v1/slack/outbox"
+eq "outbox API needs the admin token" "$STATUS" 401
+http GET "$URL/metrics"
+contains "webhook metric" "$BODY" 'sb_sentry_webhooks_total{resource="event_alert",outcome="stored"}'
+
 finish

@@ -33,5 +33,6 @@ Suite *access_suite(void);
 Suite *provision_suite(void);
 Suite *gitlab_suite(void);
 Suite *routing_suite(void);
+Suite *sentry_hooks_suite(void);
 
 #endif
