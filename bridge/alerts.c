@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "delivery.h"
 #include "inbox.h"
 #include "integrations/sentry/sentry_alert.h"
 #include "integrations/sentry/sentry_client.h"
@@ -362,6 +363,11 @@ static enum job_result job_inbox_sentry(struct ctx *ctx, const struct job *job, 
 				    " ON CONFLICT (idem_key) DO NOTHING",
 				    12, p, e);
 			buf_reset(&key);
+			/* Delivery waits group_wait for the first message of a group (the
+			 * job then finds every alert that arrived meanwhile). */
+			if (!rc && !strcmp(status, "pending") && *ctx->cfg->slack.api_url)
+				rc = delivery_enqueue(c, m->group_key, strcmp(nkind, "alert") ? 0 : m->route->group_wait_ms,
+						      e);
 			if (!rc)
 				metrics_add(ctx->metrics, "sb_alert_notifications_total", 1, "receiver", m->route->receiver,
 					    "status", status, NULL);
@@ -423,5 +429,7 @@ int alerts_register(struct ctx *ctx, struct jobs *q, struct sched *s)
 			 "Notifications written to the Slack outbox, by receiver and status.");
 	metrics_describe(ctx->metrics, "sb_sentry_project_refreshes_total", METRIC_COUNTER,
 			 "Refreshes of the Sentry project mirror, by outcome.");
+	if (delivery_register(ctx, q))
+		return -1;
 	return jobs_register(q, "inbox.sentry", job_inbox_sentry, &st);
 }

@@ -566,3 +566,26 @@ void policy_format_duration(int64_t ms, char *out, size_t outlen)
 	if (ms && len + 1 < outlen)
 		snprintf(out + len, outlen - len, "%lldms", (long long)ms);
 }
+
+const struct config_route *policy_route_at(const struct config_routing *rt, const char *path)
+{
+	static const char root[] = "routing.route";
+	if (!rt->route.configured || strncmp(path, root, sizeof root - 1))
+		return NULL;
+	const struct config_route *r = &rt->route;
+	const char *p = path + sizeof root - 1;
+	while (*p) {
+		unsigned long i;
+		int n = 0;
+		if (sscanf(p, ".routes[%lu]%n", &i, &n) != 1 || n <= 0 || i >= r->n_routes)
+			return NULL;
+		r = &r->routes[i];
+		p += n;
+	}
+	return r;
+}
+
+const struct config_receiver *policy_receiver(const struct config_routing *rt, const char *name)
+{
+	return name ? find_receiver(rt, name) : NULL;
+}

@@ -103,6 +103,12 @@ void policy_route_result_clear(struct policy_route_result *r);
  * its time zone is unknown. */
 int policy_interval_contains(const struct config_time_interval *ti, int64_t now_ms, policy_tz_fn tz);
 
+/* The node at path ("routing.route.routes[1].routes[0]"), or NULL. */
+const struct config_route *policy_route_at(const struct config_routing *rt, const char *path);
+
+/* The receiver named name, or NULL. */
+const struct config_receiver *policy_receiver(const struct config_routing *rt, const char *name);
+
 /* ---- matchers and silences ---- */
 
 /* A compiled list of matchers (all must match). */

@@ -77,7 +77,13 @@ CREATE TABLE slack_groups (
 	last_update_at  timestamptz,
 	last_thread_at  timestamptz,
 	last_post_at    timestamptz,
-	resolved_at     timestamptz
+	resolved_at     timestamptz,
+	-- A post in flight: the metadata key it carries, the thread it goes to
+	-- (NULL: the channel) and a lower bound of its ts. After a crash the
+	-- next delivery looks the key up in Slack before posting again.
+	inflight_key    text,
+	inflight_thread text,
+	inflight_oldest text
 );
 
 -- The cached workspace directory (conversations.list, users.list).

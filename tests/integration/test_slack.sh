@@ -267,4 +267,156 @@ eq "outbox API needs the admin token" "$STATUS" 401
 http GET "$URL/metrics"
 contains "webhook metric" "$BODY" 'sb_sentry_webhooks_total{resource="event_alert",outcome="stored"}'
 
+stop_bridge bridge
+
+# ---- delivery to Slack (the simulator's /slack/api) ----
+export SLACK_BOT_TOKEN=xoxb-sim-slack-token SLACK_SIGNING_SECRET=it-slack-signing-secret
+SL="$SIM_URL/slack"
+port=$(free_port)
+db=$(fresh_db it_slack_deliver)
+URL="http://127.0.0.1:$port"
+write_config "$T/deliver.yaml" "$port" "$db" "jobs:
+  backoff_base: 100ms
+  backoff_max: 200ms
+sentry:
+  base_url: \"$SIM_URL\"
+  organization: acme
+  token_env: SENTRY_TOKEN
+  client_secret_env: SENTRY_CLIENT_SECRET
+slack:
+  api_url: \"$SL/api\"
+  bot_token_env: SLACK_BOT_TOKEN
+  signing_secret_env: SLACK_SIGNING_SECRET
+routing:
+  receivers:
+    - { name: default, channel: \"#alerts\" }
+    - { name: payments, channel: \"#payments\", tags: [customer] }
+    - { name: archived, channel: \"#old-alerts\" }
+    - { name: outsiders, channel: \"#outsiders\" }
+    - { name: oncall, email: \"oncall@acme.example\" }
+  route:
+    receiver: default
+    group_wait: 3s
+    group_interval: 2s
+    routes:
+      - matchers: [\"environment=archived\"]
+        receiver: archived
+        fallback_receiver: default
+      - matchers: [\"environment=outsiders\"]
+        receiver: outsiders
+      - matchers: [\"level=fatal\"]
+        receiver: oncall
+      - matchers: [\"team=payments\"]
+        receiver: payments"
+start_bridge deliver "$T/deliver.yaml"
+check "delivery bridge ready" wait_ready "$URL" 20
+curl -s -X DELETE "$SL/_sim/messages" >/dev/null
+msgs() { curl -s "$SL/_sim/messages${1:+?channel=$1}"; }
+wait_msgs() { # wait_msgs CHANNEL N
+	for _ in $(seq 1 150); do
+		[ "$(msgs "$1" | jq '.messages | length')" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_status() { # wait_status ISSUE [SECONDS]: every row of the issue has left pending/sending
+	for _ in $(seq 1 $((${2:-15} * 10))); do
+		[ "$(outbox | jq --arg i "$1" '[.items[] | select(.issue == $i and (.status == "pending" or .status == "sending"))] | length')" = 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+ev() { # ev PROJECT ISSUE LEVEL ENV
+	event_alert "$1" "$2" "$3" | jq -c --arg env "$4" '.data.event.environment = $env'
+}
+
+# Three alerts of one issue within group_wait: one message, count 3.
+for i in 1 2 3; do hook event_alert "rid-g1-$i" "$(ev 2 5001 error production)"; done
+check "head message posted" wait_msgs C000PAYMENTS 1
+check "group delivered" wait_status 5001
+sleep 0.5
+m=$(msgs C000PAYMENTS)
+eq "one message for three alerts" "$(jq '.messages | length' <<<"$m")" 1
+head_ts=$(jq -r '.messages[0].ts' <<<"$m")
+contains "count in the head" "$(jq -c '.messages[0].blocks' <<<"$m")" "3 alerts in this group"
+contains "title header" "$(jq -r '.messages[0].blocks[0].text.text' <<<"$m")" "ZeroDivisionError"
+contains "project and env" "$(jq -r '.messages[0].blocks[1].text.text' <<<"$m")" "*Project:* checkout-api"
+contains "configured tag shown" "$(jq -r '.messages[0].blocks[1].text.text' <<<"$m")" "*customer:* acme"
+contains "route shown" "$(jq -c '.messages[0].blocks[2]' <<<"$m")" 'routing.route.routes[3]'
+contains "link to Sentry" "$(jq -c '.messages[0].blocks[2]' <<<"$m")" "View in Sentry"
+eq "buttons with our prefix" "$(jq -r '[.messages[0].blocks[3].elements[].action_id] | join(",")' <<<"$m")" "sb_resolve,sb_archive,sb_assign,sb_silence"
+eq "metadata carries the outbox key" "$(jq -r '.messages[0].metadata.event_payload.key' <<<"$m")" "$(outbox | jq -r '[.items[] | select(.issue == "5001")] | min_by(.id) | "ob:\(.id)"')"
+eq "outbox: one sent, two grouped" "$(outbox | jq -r '[.items[] | select(.issue == "5001") | .status] | sort | join(",")')" "grouped,grouped,sent"
+eq "ts recorded" "$(outbox | jq -r '[.items[] | select(.issue == "5001") | .slack_ts] | unique | join(",")')" "$head_ts"
+
+# Two more: the head is updated with the count and one thread reply added.
+for i in 4 5; do hook event_alert "rid-g1-$i" "$(ev 2 5001 error production)"; done
+check "thread reply posted" wait_msgs C000PAYMENTS 2
+check "group delivered again" wait_status 5001
+m=$(msgs C000PAYMENTS)
+eq "still one head, one reply" "$(jq '[.messages[] | select(.thread_ts == null)] | length' <<<"$m")" 1
+eq "reply in the head's thread" "$(jq -r '[.messages[] | select(.thread_ts != null)][0].thread_ts' <<<"$m")" "$head_ts"
+contains "reply text" "$(jq -r '[.messages[] | select(.thread_ts != null)][0].text' <<<"$m")" "2 more alerts (5 in total)"
+contains "head updated with the count" "$(jq -c '.messages[0].blocks' <<<"$m")" "5 alerts in this group"
+eq "head updated once" "$(jq '.messages[0].updates' <<<"$m")" 1
+
+# issue.resolved updates the head and replies in its thread.
+hook issue rid-g1-resolved '{"action":"resolved","data":{"issue":{"id":"5001","title":"ZeroDivisionError","level":"error","status":"resolved","project":{"id":"2","slug":"checkout-api"}}},"actor":{"type":"user","id":"1","name":"Ada"}}'
+check "resolution replied" wait_msgs C000PAYMENTS 3
+m=$(msgs C000PAYMENTS)
+contains "head says resolved" "$(jq -r '.messages[0].blocks[0].text.text' <<<"$m")" "Resolved"
+eq "buttons gone" "$(jq '[.messages[0].blocks[] | select(.type == "actions")] | length' <<<"$m")" 0
+contains "resolved reply" "$(jq -r '.messages[2].text' <<<"$m")" "Resolved in Sentry"
+
+# A DM by e-mail (users.lookupByEmail, then the user's DM).
+hook event_alert rid-dm-1 "$(ev 1 5002 fatal production)"
+check "DM delivered" wait_msgs D0ONCALL 1
+
+# An archived channel falls back; a channel the bot is not in is dead-lettered.
+hook event_alert rid-arch-1 "$(ev 1 5003 error archived)"
+check "fallback delivered to #alerts" wait_msgs C0000ALERTS 1
+eq "fallback recorded" "$(outbox | jq -r '[.items[] | select(.issue == "5003")][0] | .receiver + " " + .status + " " + .reason')" "default sent fallback after is_archived"
+hook event_alert rid-out-1 "$(ev 1 5004 error outsiders)"
+check "dead letter settled" wait_status 5004
+eq "not_in_channel dead-lettered" "$(outbox | jq -r '[.items[] | select(.issue == "5004")][0] | .status + " " + .last_error')" "dead not_in_channel"
+http GET "$URL/metrics"
+contains "dead-letter metric" "$BODY" 'sb_slack_dead_letters_total{reason="not_in_channel"} 1'
+
+# Slack answering 429 (Retry-After: 1) three times: delayed, not lost, posted once.
+curl -s -X POST "$SIM_URL/_sim/faults" -d '{"match":"POST /slack/api/chat.postMessage","status":429,"retry_after":1,"count":3}' >/dev/null
+hook event_alert rid-429-1 "$(ev 1 5005 error production)"
+check "posted after the 429s" wait_status 5005
+k429=$(outbox | jq -r '[.items[] | select(.issue == "5005")][0] | "ob:\(.id)"')
+eq "posted once" "$(msgs C0000ALERTS | jq --arg k "$k429" '[.messages[] | select(.metadata.event_payload.key == $k)] | length')" 1
+eq "429 storm: row sent" "$(outbox | jq -r '[.items[] | select(.issue == "5005")][0].status')" sent
+curl -s -X DELETE "$SIM_URL/_sim/faults" >/dev/null
+
+# A crash between the post and its record: the row is 'sending' and the group
+# names the post in flight. The next delivery finds it in Slack and records it.
+hook event_alert rid-crash-1 "$(ev 1 5006 error production)"
+check "crash scenario: first post" wait_status 5006
+before=$(msgs C0000ALERTS | jq '.messages | length')
+rowid=$(outbox | jq -r '[.items[] | select(.issue == "5006")][0].id')
+gk=$(outbox | jq -r '[.items[] | select(.issue == "5006")][0].group_key')
+psql "$db" -qAt -v ON_ERROR_STOP=1 -c "UPDATE slack_outbox SET status = 'sending', slack_ts = NULL WHERE id = $rowid" \
+	-c "UPDATE slack_groups SET head_ts = NULL, inflight_key = 'ob:$rowid', inflight_oldest = '0' WHERE group_key = '$gk'" >/dev/null
+psql "$db" -qAt -c "INSERT INTO jobs (kind, payload, max_attempts) VALUES ('slack.deliver', json_build_object('group_key', '$gk')::jsonb, 5)" >/dev/null
+psql "$db" -qAt -c "SELECT pg_notify('sb_jobs', 'slack.deliver')" >/dev/null
+check "recovered" wait_status 5006
+eq "not posted again" "$(msgs C0000ALERTS | jq '.messages | length')" "$before"
+eq "recovered row sent with its ts" "$(outbox | jq -r '[.items[] | select(.issue == "5006")][0] | .status + " " + (.slack_ts != null | tostring)')" "sent true"
+http GET "$URL/metrics"
+contains "recovery metric" "$BODY" 'sb_slack_recovered_posts_total{outcome="found"} 1'
+
+# A storm of 100 alerts over 4 issues: a handful of messages, every alert counted.
+curl -s -X DELETE "$SL/_sim/messages" >/dev/null
+for i in $(seq 1 100); do hook event_alert "rid-storm-$i" "$(ev 2 $((6000 + i % 4)) error production)"; done
+for k in 0 1 2 3; do check "storm issue $k settled" wait_status $((6000 + k)) 60; done
+m=$(msgs C000PAYMENTS)
+heads=$(jq '[.messages[] | select(.thread_ts == null)] | length' <<<"$m")
+eq "one head per issue" "$heads" 4
+eq "every alert accounted for" "$(outbox | jq '[.items[] | select(.issue != null and (.issue | startswith("600"))) | select(.status == "sent" or .status == "grouped")] | length')" 100
+echo "  (storm: $(jq '.messages | length' <<<"$m") Slack messages for 100 alerts)"
+eq "per-channel rate never exceeded" "$(curl -s "$SL/_sim/stats" | jq '[.min_post_gap_ms[] | select(. < 1000)] | length')" 0
+
 finish
