@@ -419,4 +419,42 @@ eq "every alert accounted for" "$(outbox | jq '[.items[] | select(.issue != null
 echo "  (storm: $(jq '.messages | length' <<<"$m") Slack messages for 100 alerts)"
 eq "per-channel rate never exceeded" "$(curl -s "$SL/_sim/stats" | jq '[.min_post_gap_ms[] | select(. < 1000)] | length')" 0
 
+# ---- silences API ----
+http POST "$URL/api/v1/silences" --data '{"matchers":["project=x"],"duration":"1h","author":"a","comment":"c"}'
+eq "silences need the admin token" "$STATUS" 401
+sil() { http POST "$URL/api/v1/silences" "${ADMIN[@]}" -H 'Content-Type: application/json' --data "$1"; }
+sil '{"matchers":["bogus=1"],"duration":"1h","author":"ops@acme.example","comment":"x"}'
+eq "bad matcher 400" "$STATUS" 400
+contains "bad matcher named" "$BODY" 'matcher \"bogus=1\"'
+sil '{"matchers":["project=my-awesome-app"],"duration":"1h","comment":"x"}'
+eq "no author 400" "$STATUS" 400
+sil '{"matchers":["project=my-awesome-app"],"duration":"40d","author":"ops@acme.example","comment":"x"}'
+eq "too long 400" "$STATUS" 400
+contains "too long says why" "$BODY" "silence_max_duration"
+sil '{"matchers":["project=my-awesome-app"],"author":"ops@acme.example","comment":"x"}'
+eq "no end 400" "$STATUS" 400
+sil '{"matchers":["project=my-awesome-app"],"ends_at":"not a time","author":"ops@acme.example","comment":"x"}'
+eq "bad time 400" "$STATUS" 400
+sil 'not json'
+eq "bad JSON 400" "$STATUS" 400
+sil '{"matchers":["project=my-awesome-app", "level=~\"error|fatal\""],"duration":"1h","author":"ops@acme.example","comment":"deploy"}'
+eq "silence created 201" "$STATUS" 201
+sid=$(jq -r .id <<<"$BODY")
+eq "silence active" "$(jq -r .state <<<"$BODY")" active
+hook event_alert rid-sil-1 "$(ev 1 7001 error production)"
+check "silenced alert settled" wait_status 7001
+eq "alert silenced, not sent" "$(outbox | jq -r '[.items[] | select(.issue == "7001")][0] | .status + " " + .reason')" "silenced silence $sid"
+http GET "$URL/api/v1/silences?state=active" "${ADMIN[@]}"
+eq "listed as active" "$(jq -r '[.silences[] | select(.id == '"$sid"')] | length' <<<"$BODY")" 1
+http DELETE "$URL/api/v1/silences/$sid" "${ADMIN[@]}"
+eq "expire 200" "$STATUS" 200
+http DELETE "$URL/api/v1/silences/$sid" "${ADMIN[@]}"
+eq "expire twice 404" "$STATUS" 404
+http GET "$URL/api/v1/silences?state=expired" "${ADMIN[@]}"
+eq "kept as expired" "$(jq -r '[.silences[] | select(.id == '"$sid"')][0].state' <<<"$BODY")" expired
+hook event_alert rid-sil-2 "$(ev 1 7002 error production)"
+check "unsilenced alert delivered" wait_status 7002
+eq "sent after expiry" "$(outbox | jq -r '[.items[] | select(.issue == "7002")][0].status')" sent
+eq "audited" "$(psql "$db" -qAt -c "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log WHERE target = 'silence:$sid'")" "silence.create,silence.expire"
+
 finish
