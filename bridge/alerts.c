@@ -15,6 +15,7 @@
 #include "config.h"
 #include "db.h"
 #include "delivery.h"
+#include "slack_actions.h"
 #include "inbox.h"
 #include "integrations/sentry/sentry_alert.h"
 #include "integrations/sentry/sentry_client.h"
@@ -429,7 +430,7 @@ int alerts_register(struct ctx *ctx, struct jobs *q, struct sched *s)
 			 "Notifications written to the Slack outbox, by receiver and status.");
 	metrics_describe(ctx->metrics, "sb_sentry_project_refreshes_total", METRIC_COUNTER,
 			 "Refreshes of the Sentry project mirror, by outcome.");
-	if (delivery_register(ctx, q))
+	if (delivery_register(ctx, q) || slack_actions_register(ctx, q))
 		return -1;
 	return jobs_register(q, "inbox.sentry", job_inbox_sentry, &st);
 }

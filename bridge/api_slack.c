@@ -399,5 +399,6 @@ int slack_routes(struct app *a)
 	rc |= router_add(r, "POST", "/api/v1/silences", h_silence_create, NULL);
 	rc |= router_add(r, "GET", "/api/v1/silences", h_silence_list, NULL);
 	rc |= router_add(r, "DELETE", "/api/v1/silences/{id}", h_silence_delete, NULL);
+	rc |= slack_inbound_routes(a);
 	return rc ? -1 : 0;
 }

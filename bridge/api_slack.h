@@ -10,4 +10,7 @@
 /* Add the issue-8 routes to a->router. 0 or -1. */
 int slack_routes(struct app *a);
 
+/* The Slack Request URL endpoints (/slack/...), bridge/slack_inbound.c. 0 or -1. */
+int slack_inbound_routes(struct app *a);
+
 #endif

@@ -139,8 +139,10 @@ json_t *slack_blocks_head(const json_t *alert, const struct slack_head_opts *o, 
 				     "Silence", "options", "text", "type", "plain_text", "text", "1 hour", "value", "1h",
 				     "text", "type", "plain_text", "text", "1 day", "value", "1d", "text", "type",
 				     "plain_text", "text", "Until resolved", "value", "resolved"));
-		json_array_append_new(blocks, json_pack("{s:s,s:s,s:o}", "type", "actions", "block_id", "sb_triage",
-							"elements", elems));
+		char bid[160]; /* names the issue for the click handler */
+		snprintf(bid, sizeof bid, "%striage:%.100s", o->action_prefix, issue);
+		json_array_append_new(blocks,
+				      json_pack("{s:s,s:s,s:o}", "type", "actions", "block_id", bid, "elements", elems));
 	}
 	*text = buf_take(&t);
 	return blocks;

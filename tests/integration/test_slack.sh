@@ -287,6 +287,8 @@ slack:
   api_url: \"$SL/api\"
   bot_token_env: SLACK_BOT_TOKEN
   signing_secret_env: SLACK_SIGNING_SECRET
+  forward_to_sentry:
+    timeout: 1500ms
 routing:
   receivers:
     - { name: default, channel: \"#alerts\" }
@@ -410,13 +412,20 @@ contains "recovery metric" "$BODY" 'sb_slack_recovered_posts_total{outcome="foun
 
 # A storm of 100 alerts over 4 issues: a handful of messages, every alert counted.
 curl -s -X DELETE "$SL/_sim/messages" >/dev/null
-for i in $(seq 1 100); do hook event_alert "rid-storm-$i" "$(ev 2 $((6000 + i % 4)) error production)"; done
+for i in $(seq 1 100); do
+	hook event_alert "rid-storm-$i" "$(ev 2 $((6000 + i % 4)) error production)"
+	[ "$STATUS" = 200 ] || echo "  storm hook $i: $STATUS $BODY"
+done
+storm_rows() { outbox | jq '[.items[] | select(.issue != null and (.issue | startswith("600")))] | length'; }
+for _ in $(seq 1 300); do [ "$(storm_rows)" -ge 100 ] && break; sleep 0.2; done
+eq "every storm alert routed" "$(storm_rows)" 100
 for k in 0 1 2 3; do check "storm issue $k settled" wait_status $((6000 + k)) 60; done
 m=$(msgs C000PAYMENTS)
 heads=$(jq '[.messages[] | select(.thread_ts == null)] | length' <<<"$m")
 eq "one head per issue" "$heads" 4
 eq "every alert accounted for" "$(outbox | jq '[.items[] | select(.issue != null and (.issue | startswith("600"))) | select(.status == "sent" or .status == "grouped")] | length')" 100
 echo "  (storm: $(jq '.messages | length' <<<"$m") Slack messages for 100 alerts)"
+
 eq "per-channel rate never exceeded" "$(curl -s "$SL/_sim/stats" | jq '[.min_post_gap_ms[] | select(. < 1000)] | length')" 0
 
 # ---- silences API ----
@@ -456,5 +465,90 @@ hook event_alert rid-sil-2 "$(ev 1 7002 error production)"
 check "unsilenced alert delivered" wait_status 7002
 eq "sent after expiry" "$(outbox | jq -r '[.items[] | select(.issue == "7002")][0].status')" sent
 eq "audited" "$(psql "$db" -qAt -c "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log WHERE target = 'silence:$sid'")" "silence.create,silence.expire"
+
+# ---- the Slack Request URL: signatures, url_verification, forwarding, clicks ----
+ssign() { # ssign TIMESTAMP BODY
+	printf 'v0=%s' "$(printf 'v0:%s:%s' "$1" "$2" | openssl dgst -sha256 -hmac "$SLACK_SIGNING_SECRET" | sed 's/^.* //')"
+}
+slack_post() { # slack_post PATH CONTENT-TYPE BODY [TIMESTAMP]
+	local ts=${4:-$(date +%s)}
+	http POST "$URL$1" -H "Content-Type: $2" -H "X-Slack-Request-Timestamp: $ts" \
+		-H "X-Slack-Signature: $(ssign "$ts" "$3")" --data-binary "$3"
+}
+form_payload() { printf 'payload=%s' "$(jq -rn --arg p "$1" '$p|@uri')"; }
+
+slack_post /slack/events application/json '{"type":"url_verification","challenge":"chal-123","token":"x"}'
+eq "url_verification 200" "$STATUS" 200
+eq "challenge answered" "$(jq -r .challenge <<<"$BODY")" chal-123
+http POST "$URL/slack/events" -H 'Content-Type: application/json' --data '{"type":"url_verification","challenge":"x"}'
+eq "unsigned 401" "$STATUS" 401
+ts=$(date +%s)
+http POST "$URL/slack/events" -H "X-Slack-Request-Timestamp: $ts" -H "X-Slack-Signature: $(ssign "$ts" 'other')" \
+	--data '{"type":"url_verification","challenge":"x"}'
+eq "wrong signature 401" "$STATUS" 401
+contains "wrong signature says so" "$BODY" "does not match"
+old=$(($(date +%s) - 400))
+slack_post /slack/events application/json '{"type":"url_verification","challenge":"x"}' "$old"
+eq "replayed (old timestamp) 401" "$STATUS" 401
+contains "replay says why" "$BODY" "outside the allowed window"
+slack_post /slack/interactions application/x-www-form-urlencoded 'nothing=here'
+eq "missing payload 400" "$STATUS" 400
+slack_post /slack/interactions application/x-www-form-urlencoded 'payload=%7Bbroken'
+eq "malformed payload 400" "$STATUS" 400
+
+# Sentry's own button: forwarded byte for byte, still verifiable with the signing secret.
+curl -s -X DELETE "$SIM_URL/extensions/slack/_received" >/dev/null
+sentry_click=$(form_payload '{"type":"block_actions","user":{"id":"U0ADA","username":"ada"},"trigger_id":"t-sentry-1","actions":[{"action_id":"resolve_dialog","block_id":"x","value":"1001","action_ts":"1.2"}],"channel":{"id":"C000PAYMENTS"}}')
+ts=$(date +%s)
+slack_post /slack/interactions application/x-www-form-urlencoded "$sentry_click" "$ts"
+eq "forwarded: Sentry's status" "$STATUS" 200
+contains "forwarded: Sentry's body" "$BODY" "Sentry got it"
+rec=$(curl -s "$SIM_URL/extensions/slack/_received" | jq -c '.received[0]')
+eq "forwarded to the action endpoint" "$(jq -r .path <<<"$rec")" "/extensions/slack/action/"
+eq "body byte-identical" "$(jq -r .body <<<"$rec")" "$sentry_click"
+eq "signature header kept" "$(jq -r .signature <<<"$rec")" "$(ssign "$ts" "$sentry_click")"
+eq "forwarded request still verifies" "$(ssign "$(jq -r .timestamp <<<"$rec")" "$(jq -r .body <<<"$rec")")" "$(jq -r .signature <<<"$rec")"
+eq "content type kept" "$(jq -r .content_type <<<"$rec")" "application/x-www-form-urlencoded"
+
+slack_post /slack/commands application/x-www-form-urlencoded 'command=%2Fsentry&text=link&user_id=U0ADA'
+eq "Sentry's command forwarded" "$(curl -s "$SIM_URL/extensions/slack/_received" | jq -r '.received[1].path')" "/extensions/slack/commands/"
+slack_post /slack/commands application/x-www-form-urlencoded 'command=%2Fsentry-access&text=&user_id=U0ADA'
+contains "the bridge's own command answered" "$BODY" '"response_type":"ephemeral"'
+slack_post /slack/events application/json '{"type":"event_callback","event":{"type":"link_shared"}}'
+eq "events forwarded" "$(curl -s "$SIM_URL/extensions/slack/_received" | jq -r '.received[2].path')" "/extensions/slack/event/"
+
+# A slow Sentry: the person gets a clear message inside Slack's 3 s.
+curl -s -X POST "$SIM_URL/_sim/faults" -d '{"match":"POST /extensions/slack/action/","latency_ms":4000,"count":1}' >/dev/null
+t0=$(date +%s%N)
+slack_post /slack/interactions application/x-www-form-urlencoded "$sentry_click"
+t1=$(date +%s%N)
+contains "slow Sentry: ephemeral message" "$BODY" "Sentry did not answer in time"
+echo "  (slow Sentry answered in $(((t1 - t0) / 1000000)) ms, openssl and curl included)"
+check "slow Sentry: answered within 3 s" test $(((t1 - t0) / 1000000)) -lt 2500
+curl -s -X DELETE "$SIM_URL/_sim/faults" >/dev/null
+
+# The bridge's Silence menu: acknowledged at once, then a silence of the issue.
+our_click=$(form_payload '{"type":"block_actions","user":{"id":"U0ADA","username":"ada"},"trigger_id":"t-ours-1","channel":{"id":"C000PAYMENTS"},"actions":[{"action_id":"sb_silence","block_id":"sb_triage:8001","type":"static_select","selected_option":{"value":"1h"},"action_ts":"2.3"}]}')
+slack_post /slack/interactions application/x-www-form-urlencoded "$our_click"
+eq "our click acknowledged" "$STATUS" 200
+eq "our click: empty body" "$BODY" ""
+for _ in $(seq 1 100); do
+	[ "$(psql "$db" -qAt -c "SELECT count(*) FROM slack_silences WHERE issue = '8001'")" = 1 ] && break
+	sleep 0.1
+done
+eq "silence of the issue, authored by the Slack user" "$(psql "$db" -qAt -c "SELECT author || ' ' || (ends_at > now() + interval '59 minutes')::text FROM slack_silences WHERE issue = '8001'")" "slack:U0ADA (ada) true"
+check "ephemeral confirmation" wait_msgs C000PAYMENTS 1
+contains "confirmation text" "$(msgs C000PAYMENTS | jq -r '[.messages[] | select(.ephemeral)][-1].text')" "Silenced issue 8001 for 1 hour"
+hook event_alert rid-sil-slack "$(ev 2 8001 error production)"
+check "alert of the silenced issue settled" wait_status 8001
+eq "silenced by the click" "$(outbox | jq -r '[.items[] | select(.issue == "8001")][0].status')" silenced
+resolve_click=$(form_payload '{"type":"block_actions","user":{"id":"U0ADA","username":"ada"},"trigger_id":"t-ours-2","channel":{"id":"C000PAYMENTS"},"actions":[{"action_id":"sb_resolve","block_id":"sb_triage:8001","value":"8001","action_ts":"3.4"}]}')
+slack_post /slack/interactions application/x-www-form-urlencoded "$resolve_click"
+eq "resolve click acknowledged" "$STATUS" 200
+for _ in $(seq 1 50); do
+	msgs C000PAYMENTS | jq -e '[.messages[] | select(.ephemeral and (.text | contains("not available")))] | length > 0' >/dev/null && break
+	sleep 0.1
+done
+contains "resolve: told it is not available yet" "$(msgs C000PAYMENTS | jq -r '[.messages[] | select(.ephemeral)][-1].text')" "not available"
 
 finish

@@ -763,6 +763,65 @@ static int slack_fault(struct sim_ctx *ctx, const struct sim_request *req, struc
 	return 0;
 }
 
+/* ---- Sentry's Slack endpoints (/extensions/slack/...): a recorder ---- */
+
+static struct {
+	pthread_mutex_t mu;
+	json_t *received; /* [{path, content_type, signature, timestamp, body}] */
+	int status;       /* what to answer (default 200) */
+	char *answer;     /* body to answer (default a small JSON) */
+} X = {.mu = PTHREAD_MUTEX_INITIALIZER, .status = 200};
+
+static int ext_handle(struct sim_ctx *ctx, const struct sim_request *req, struct sim_response *resp)
+{
+	(void)ctx;
+	pthread_mutex_lock(&X.mu);
+	if (!X.received)
+		X.received = json_array();
+	if (req->nseg >= 3 && !strcmp(req->seg[2], "_received")) {
+		if (!strcmp(req->method, "DELETE")) {
+			json_array_clear(X.received);
+			sim_resp_empty(resp, 204);
+		} else {
+			sim_resp_json(resp, 200, json_pack("{s:O}", "received", X.received));
+		}
+	} else if (req->nseg >= 3 && !strcmp(req->seg[2], "_answer") && !strcmp(req->method, "POST")) {
+		json_t *b = sim_request_json(req, NULL);
+		X.status = (int)json_integer_value(json_object_get(b, "status"));
+		if (X.status < 100)
+			X.status = 200;
+		free(X.answer);
+		X.answer = json_is_string(json_object_get(b, "body")) ? sim_strdup(json_string_value(json_object_get(b, "body")))
+									: NULL;
+		json_decref(b);
+		sim_resp_empty(resp, 204);
+	} else {
+		json_array_append_new(
+		    X.received,
+		    json_pack("{s:s,s:s?,s:s?,s:s?,s:s%}", "path", req->raw_path, "content_type",
+			      sim_header_get(req, "Content-Type"), "signature", sim_header_get(req, "X-Slack-Signature"),
+			      "timestamp", sim_header_get(req, "X-Slack-Request-Timestamp"), "body",
+			      req->body ? req->body : "", req->body_len));
+		const char *ans = X.answer ? X.answer : "{\"response_type\":\"ephemeral\",\"text\":\"Sentry got it\"}";
+		sim_resp_json_text(resp, X.status, sim_strdup(ans), strlen(ans));
+	}
+	pthread_mutex_unlock(&X.mu);
+	return 0;
+}
+
+/* Sentry's Slack endpoints: POST /extensions/slack/{action,event,commands,options-load}/
+ * are recorded (path, content type, Slack signature headers, raw body) for
+ * GET /extensions/slack/_received; POST /extensions/slack/_answer sets the
+ * answer ({"status", "body"}). Slow answers: /_sim/faults with latency_ms. */
+const struct sim_upstream sim_upstream_sentry_slack = {
+    .name = "sentry_slack",
+    .prefix = "/extensions/slack",
+    .control = false,
+    .locked = false,
+    .handle = ext_handle,
+    .fault = NULL,
+};
+
 const struct sim_upstream sim_upstream_slack = {
     .name = "slack",
     .prefix = "/slack",
