@@ -4,6 +4,7 @@
  */
 #include "integrations/sentry/sentry_alert.h"
 #include "integrations/sentry/sentry_webhook.h"
+#include "integrations/slack/slack_sign.h"
 #include "suites.h"
 
 #include <jansson.h>
@@ -135,6 +136,34 @@ START_TEST(test_issue_and_metric)
 }
 END_TEST
 
+/* Slack's documented example (api.slack.com/authentication/verifying-requests-from-slack). */
+START_TEST(test_slack_signature)
+{
+	const char *secret = "8f742231b10e8888abcd99yyyzzz85a5", *ts = "1531420618";
+	const char *body =
+	    "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name="
+	    "foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2F"
+	    "hooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015."
+	    "47445629121.803a0bc887a14d10d2c447fce8b6703c";
+	const char *want = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+	char sig[SLACK_SIG_LEN + 1];
+	ck_assert_int_eq(slack_sign(secret, ts, body, strlen(body), sig), 0);
+	ck_assert_str_eq(sig, want);
+	size_t n = strlen(body);
+	ck_assert_int_eq(slack_verify(secret, ts, want, body, n, 1531420618, 300), SLACK_SIG_OK);
+	ck_assert_int_eq(slack_verify(secret, ts, want, body, n, 1531420618 + 300, 300), SLACK_SIG_OK);
+	ck_assert_int_eq(slack_verify(secret, ts, want, body, n, 1531420618 + 301, 300), SLACK_SIG_STALE);
+	ck_assert_int_eq(slack_verify(secret, ts, want, body, n, 1531420618 - 301, 300), SLACK_SIG_STALE);
+	ck_assert_int_eq(slack_verify(secret, "15314x0618", want, body, n, 1531420618, 300), SLACK_SIG_STALE);
+	ck_assert_int_eq(slack_verify(secret, ts, want, body, n - 1, 1531420618, 300), SLACK_SIG_MISMATCH);
+	ck_assert_int_eq(slack_verify("other", ts, want, body, n, 1531420618, 300), SLACK_SIG_MISMATCH);
+	ck_assert_int_eq(slack_verify(secret, ts, want + 3, body, n, 1531420618, 300), SLACK_SIG_MISMATCH);
+	ck_assert_int_eq(slack_verify(secret, NULL, want, body, n, 1531420618, 300), SLACK_SIG_MISSING);
+	ck_assert_int_eq(slack_verify(secret, ts, NULL, body, n, 1531420618, 300), SLACK_SIG_MISSING);
+	ck_assert_int_eq(slack_verify(NULL, ts, want, body, n, 1531420618, 300), SLACK_SIG_MISSING);
+}
+END_TEST
+
 Suite *sentry_hooks_suite(void)
 {
 	Suite *s = suite_create("sentry_hooks");
@@ -143,6 +172,7 @@ Suite *sentry_hooks_suite(void)
 	tcase_add_test(tc, test_handled);
 	tcase_add_test(tc, test_event_alert);
 	tcase_add_test(tc, test_issue_and_metric);
+	tcase_add_test(tc, test_slack_signature);
 	suite_add_tcase(s, tc);
 	return s;
 }
