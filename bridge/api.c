@@ -3,6 +3,7 @@
  * (see api.h).
  */
 #include "api.h"
+#include "api_slack.h"
 
 #include "access.h"
 #include "api_gitlab.h"
@@ -466,6 +467,7 @@ int api_register(struct app *a)
 	rc |= provision_routes(a);
 	rc |= gitlab_routes(a);
 	rc |= console_routes(a);
+	rc |= slack_routes(a);
 	return rc ? -1 : 0;
 }
 

@@ -9,6 +9,7 @@
  */
 #include "app.h"
 
+#include "alerts.h"
 #include "api.h"
 #include "api_gitlab.h"
 #include "clock.h"
@@ -193,6 +194,10 @@ int app_serve(const struct config *cfg, struct logger *lg)
 	}
 	if (gitlab_start(a))
 		goto out;
+	if (alerts_register(&a->ctx, a->jobs, a->sched)) {
+		log_error(lg, "main", NULL, "cannot register the alert routing job", NULL);
+		goto out;
+	}
 
 	struct httpd_opts ho = {
 		.listen = cfg->listen,

@@ -3,7 +3,7 @@
  *
  *   sentry-bridge [--config FILE] [--log-format json|text] [--log-level L] COMMAND [options]
  *
- * Commands: serve, sync, projects lint, migrate, check-config, version. Exit codes are in
+ * Commands: serve, sync, projects lint, migrate, check-config, access, gitlab, routes, version. Exit codes are in
  * app.h and docs/operations.md.
  */
 #include "api_gitlab.h"
@@ -15,6 +15,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "provision.h"
+#include "routes_cli.h"
 #include "sso/okta_client.h"
 
 #include <stdio.h>
@@ -34,6 +35,7 @@ static const char *usage_main =
 	"  migrate        apply database migrations (--status to only report)\n"
 	"  check-config   validate the configuration and print it with secrets redacted\n"
 	"  access         time-bound access: list, grant, revoke\n"
+	"  routes         show the alert route tree, or test where an alert goes (show | test)\n"
 	"  version        print the version\n"
 	"\n"
 	"Global options:\n"
@@ -182,6 +184,7 @@ int main(int argc, char **argv)
 			    : !strcmp(cmd, "version") ? usage_version
 			    : !strcmp(cmd, "access") ? cli_access_usage()
 			    : !strcmp(cmd, "gitlab") ? usage_gitlab
+			    : !strcmp(cmd, "routes") ? routes_cli_usage
 						      : NULL;
 	if (!usage) {
 		fprintf(stderr, "sentry-bridge: unknown command \"%s\"\n\n%s", cmd, usage_main);
@@ -198,7 +201,7 @@ int main(int argc, char **argv)
 
 	/* Command options. */
 	int dry_run = 0, status_only = 0, json_out = 0, lint = 0;
-	for (int k = 0; k < cargc && strcmp(cmd, "access"); k++) {
+	for (int k = 0; k < cargc && strcmp(cmd, "access") && strcmp(cmd, "routes"); k++) { /* access, routes parse their own */
 		const char *a = cargv[k];
 		if (!strcmp(cmd, "sync") && !strcmp(a, "--dry-run")) {
 			dry_run = 1;
@@ -272,6 +275,8 @@ int main(int argc, char **argv)
 		code = provision_lint_cli(cfg, lg, json_out);
 	} else if (!strcmp(cmd, "gitlab")) {
 		code = gitlab_cli(cfg, lg, cargc, cargv);
+	} else if (!strcmp(cmd, "routes")) {
+		code = routes_cli(cfg, cargc, cargv, stdout, stderr);
 	}
 	httpc_global_cleanup();
 	logger_free(lg);

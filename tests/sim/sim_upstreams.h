@@ -12,3 +12,5 @@ SIM_UPSTREAM(okta)   /* /api/v1  Okta Management API (sim_okta.c) */
 SIM_UPSTREAM(sentry) /* /api/0   Sentry web API (sim_sentry.c) */
 SIM_UPSTREAM(gitlab) /* /api/v4  GitLab REST API v4 (sim_gitlab.c) */
 SIM_UPSTREAM(oidc)   /* /oauth2  Okta OIDC authorization server (sim_oidc.c) */
+SIM_UPSTREAM(slack)  /* /slack   Slack Web API /slack/api, control /slack/_sim (sim_slack.c) */
+SIM_UPSTREAM(sentry_slack) /* /extensions/slack  Sentry's Slack endpoints, recorded (sim_slack.c) */

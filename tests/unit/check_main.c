@@ -31,6 +31,8 @@ int main(void)
 	srunner_add_suite(sr, provision_suite());
 	srunner_add_suite(sr, gitlab_suite());
 	srunner_add_suite(sr, console_suite());
+	srunner_add_suite(sr, routing_suite());
+	srunner_add_suite(sr, sentry_hooks_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -33,5 +33,7 @@ Suite *access_suite(void);
 Suite *provision_suite(void);
 Suite *gitlab_suite(void);
 Suite *console_suite(void);
+Suite *routing_suite(void);
+Suite *sentry_hooks_suite(void);
 
 #endif

@@ -1,0 +1,44 @@
+/*
+ * slack_blocks.h: the Block Kit messages of alert notifications.
+ *
+ * Input is the alert as the outbox stores it (bridge/alerts.c: title,
+ * level, project, environment, culprit, count, user_count, tags, web_url,
+ * issue, resource). Pure formatting: no I/O.
+ *
+ * The head message of a group: a header with the title, a section with
+ * level, project, environment, culprit, event and user counts, the
+ * receiver's configured tags, the route that matched, "N alerts in this
+ * group", a link to Sentry, and the triage buttons (Resolve, Archive,
+ * Assign to me, Silence), whose action_ids start with the configured
+ * prefix (slack.action_id_prefix) so interactions can be told apart from
+ * Sentry's own. A resolved group keeps its text, loses its buttons and says
+ * who resolved it.
+ */
+#ifndef SB_INTEGRATIONS_SLACK_BLOCKS_H
+#define SB_INTEGRATIONS_SLACK_BLOCKS_H
+
+#include "config.h"
+
+#include <jansson.h>
+
+/* Options of the head message. */
+struct slack_head_opts {
+	long count;                        /* alerts in the group so far */
+	const char *route;                 /* route path that matched */
+	const struct config_strlist *tags; /* tags to show (the receiver's); may be NULL */
+	const char *action_prefix;         /* "sb_" */
+	const char *resolved_by;           /* non-NULL: the group is resolved (by this actor) */
+};
+
+/* Blocks of a group's head message. New array; *text gets the notification
+ * fallback (caller frees). NULL on allocation failure. */
+json_t *slack_blocks_head(const json_t *alert, const struct slack_head_opts *o, char **text);
+
+/* Text of a thread reply announcing n new alerts (the latest is alert).
+ * Caller frees. */
+char *slack_text_thread(const json_t *alert, long n_new, long total);
+
+/* Text of the thread reply when the issue is resolved. Caller frees. */
+char *slack_text_resolved(const json_t *alert);
+
+#endif
