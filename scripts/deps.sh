@@ -13,7 +13,7 @@ level=${1:-build}
 build_pkgs=(gcc make pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
 	libpq-dev libssl-dev libcjose-dev libyaml-dev check)
 run_pkgs=(postgresql curl util-linux)
-check_pkgs=(valgrind jq prometheus python3)
+check_pkgs=(valgrind jq prometheus python3 openssl)
 
 want=("${build_pkgs[@]}")
 case "$level" in
