@@ -19,6 +19,7 @@ variant=asan
 wrap=()
 if [ "${SB_VALGRIND:-}" = 1 ]; then
 	variant=release
+	export SB_HTTP_MAX_TIME=60 # RSA signing and verification take seconds under valgrind
 	wrap=(valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite
 		--errors-for-leak-kinds=definite --suppressions="$top/tests/valgrind.supp")
 fi

@@ -78,7 +78,7 @@ http() {
 	local method=$1 url=$2
 	shift 2
 	local hf="$T/h.$$" bf="$T/b.$$"
-	STATUS=$(curl -sS -o "$bf" -D "$hf" -w '%{http_code}' -X "$method" --max-time 10 "$@" "$url" || true)
+	STATUS=$(curl -sS -o "$bf" -D "$hf" -w '%{http_code}' -X "$method" --max-time "${SB_HTTP_MAX_TIME:-10}" "$@" "$url" || true)
 	BODY=$(cat "$bf" 2>/dev/null || true)
 	HEADERS=$(tr -d '\r' <"$hf" 2>/dev/null || true)
 	rm -f "$hf" "$bf"
