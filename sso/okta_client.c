@@ -467,22 +467,32 @@ static int name_clause(struct buf *b, const char *name, int first)
 	return rc;
 }
 
-/* Append the groups of one answer page that match a name exactly and are
- * not in v yet. */
-static int collect_groups(json_t *arr, const char *const *names, size_t n, struct okta_group **v, size_t *nv,
-			  size_t *cap, struct err *e)
+/* Groups gathered from answer pages: all of them (names NULL), or those
+ * whose name is one of names[0..n), each once. */
+struct group_acc {
+	const char *const *names;
+	size_t n;
+	struct okta_group *v;
+	size_t nv, cap;
+};
+
+/* Append the wanted groups of one answer page (a JSON array). */
+static int collect_groups(json_t *arr, void *arg, const char *what, struct err *e)
 {
+	struct group_acc *acc = arg;
+	struct okta_group **v = &acc->v;
+	size_t *nv = &acc->nv, *cap = &acc->cap;
 	for (size_t k = 0; k < json_array_size(arr); k++) {
 		json_t *g = json_array_get(arr, k);
 		const char *id = json_string_value(json_object_get(g, "id"));
 		const char *name = json_string_value(json_object_get(json_object_get(g, "profile"), "name"));
 		if (!json_is_object(g) || !id || !*id || !name)
-			return err_set(e, -1, "okta: the group search: a group without id or profile.name");
+			return err_set(e, -1, "okta: %s: a group without id or profile.name", what);
 		/* search's eq may match more loosely than we need (and the
 		 * group_filter may be broad): keep exact names only. */
-		int wanted = 0;
-		for (size_t q = 0; q < n && !wanted; q++)
-			wanted = !strcmp(names[q], name);
+		int wanted = !acc->names;
+		for (size_t q = 0; q < acc->n && !wanted; q++)
+			wanted = !strcmp(acc->names[q], name);
 		for (size_t q = 0; q < *nv && wanted; q++)
 			wanted = strcmp((*v)[q].id, id) != 0; /* a name asked twice: one entry */
 		if (!wanted)
@@ -504,21 +514,76 @@ static int collect_groups(json_t *arr, const char *const *names, size_t n, struc
 	return 0;
 }
 
+/*
+ * GET url and every rel="next" page after it (url is consumed), handing
+ * each page's JSON array to page(). what names the request in errors.
+ * Returns 0, 1 when the first page answered 404 (only with allow_404), or
+ * -1 with e.
+ */
+static int follow_pages(struct okta_client *c, char *url, const char *endpoint, const char *what, int allow_404,
+			int (*page)(json_t *arr, void *arg, const char *what, struct err *e), void *arg,
+			struct err *e)
+{
+	struct httpc_resp r;
+	json_t *arr = NULL;
+	int rc = -1, have_resp = 0;
+	memset(&r, 0, sizeof r);
+	for (long n = 0; url; n++) {
+		if (n >= OKTA_MAX_PAGES) {
+			err_set(e, -1, "okta: %s: more than %d pages", what, OKTA_MAX_PAGES);
+			goto out;
+		}
+		size_t failed;
+		const char *u[1] = {url};
+		have_resp = 1;
+		if (get_many(c, u, endpoint, &r, 1, &failed, e)) {
+			if (failed < 1)
+				wrap_error(e, what);
+			goto out;
+		}
+		if (allow_404 && n == 0 && r.status == 404) {
+			rc = 1;
+			goto out;
+		}
+		if (body_json(&r, what, &arr, e))
+			goto out;
+		if (!json_is_array(arr)) {
+			err_set(e, -1, "okta: %s: the answer is not a JSON array", what);
+			goto out;
+		}
+		if (page(arr, arg, what, e))
+			goto out;
+		json_decref(arr);
+		arr = NULL;
+		char *next;
+		if (next_link(c, &r, url, what, &next, e))
+			goto out;
+		httpc_resp_free(&r);
+		have_resp = 0;
+		free(url);
+		url = next;
+	}
+	rc = 0;
+out:
+	if (have_resp)
+		httpc_resp_free(&r);
+	json_decref(arr);
+	free(url);
+	return rc;
+}
+
 int okta_groups_by_name(struct okta_client *c, const char *const *names, size_t n, struct okta_group **out,
 			size_t *nout, struct err *e)
 {
-	struct okta_group *v = NULL;
-	size_t nv = 0, cap = 0, i = 0;
+	struct group_acc acc = {.names = names, .n = n};
+	size_t i = 0;
 	struct buf url, head, tail, clause;
 	char *cur = NULL;
-	json_t *arr = NULL;
-	struct httpc_resp r;
-	int rc = -1, have_resp = 0;
+	int rc = -1;
 	buf_init(&url, 0);
 	buf_init(&head, 0);
 	buf_init(&tail, 0);
 	buf_init(&clause, 0);
-	memset(&r, 0, sizeof r);
 	*out = NULL;
 	*nout = 0;
 	for (size_t k = 0; k < n; k++)
@@ -557,56 +622,23 @@ int okta_groups_by_name(struct okta_client *c, const char *const *names, size_t 
 		cur = buf_take(&url);
 		if (!cur)
 			goto nomem;
-		for (long page = 0; cur; page++) {
-			if (page >= OKTA_MAX_PAGES) {
-				err_set(e, -1, "okta: the group search: more than %d pages", OKTA_MAX_PAGES);
-				goto out;
-			}
-			size_t failed;
-			const char *u[1] = {cur};
-			have_resp = 1;
-			if (get_many(c, u, EP_GROUPS, &r, 1, &failed, e)) {
-				if (failed < 1)
-					wrap_error(e, "the group search");
-				goto out;
-			}
-			if (body_json(&r, "the group search", &arr, e))
-				goto out;
-			if (!json_is_array(arr)) {
-				err_set(e, -1, "okta: the group search: the answer is not a JSON array");
-				goto out;
-			}
-			if (collect_groups(arr, names, n, &v, &nv, &cap, e))
-				goto out;
-			json_decref(arr);
-			arr = NULL;
-			char *next;
-			if (next_link(c, &r, cur, "the group search", &next, e))
-				goto out;
-			httpc_resp_free(&r);
-			have_resp = 0;
-			free(cur);
-			cur = next;
-		}
+		if (follow_pages(c, cur, EP_GROUPS, "the group search", 0, collect_groups, &acc, e))
+			goto out;
 	}
-	*out = v;
-	*nout = nv;
-	v = NULL;
-	nv = 0;
+	*out = acc.v;
+	*nout = acc.nv;
+	acc.v = NULL;
+	acc.nv = 0;
 	rc = 0;
 	goto out;
 nomem:
 	err_set(e, -1, "okta: out of memory");
 out:
-	if (have_resp)
-		httpc_resp_free(&r);
-	json_decref(arr);
-	free(cur);
 	buf_reset(&url);
 	buf_reset(&head);
 	buf_reset(&tail);
 	buf_reset(&clause);
-	okta_groups_free(v, nv);
+	okta_groups_free(acc.v, acc.nv);
 	return rc;
 }
 
@@ -797,92 +829,28 @@ out:
 
 int okta_user_groups(struct okta_client *c, const char *id, struct okta_group **out, size_t *nout, struct err *e)
 {
-	struct okta_group *v = NULL;
-	size_t nv = 0, cap = 0;
+	struct group_acc acc = {0};
 	struct buf u;
-	struct httpc_resp r;
-	json_t *arr = NULL;
-	char *cur = NULL;
-	int rc = -1, have_resp = 0;
 	*out = NULL;
 	*nout = 0;
-	memset(&r, 0, sizeof r);
-	buf_init(&u, 0);
 	if (!id || !*id)
 		return err_set(e, -1, "okta: an empty user id was asked for");
-	if (buf_printf(&u, "%s/api/v1/users/", c->base) || okta_url_escape(&u, id) || buf_puts(&u, "/groups") ||
-	    !(cur = strdup(buf_str(&u)))) {
-		err_set(e, -1, "okta: out of memory");
-		goto out;
+	buf_init(&u, 0);
+	if (buf_printf(&u, "%s/api/v1/users/", c->base) || okta_url_escape(&u, id) || buf_puts(&u, "/groups")) {
+		buf_reset(&u);
+		return err_set(e, -1, "okta: out of memory");
 	}
-	for (long page = 0; cur; page++) {
-		if (page >= OKTA_MAX_PAGES) {
-			err_set(e, -1, "okta: a user's groups: more than %d pages", OKTA_MAX_PAGES);
-			goto out;
-		}
-		size_t failed;
-		const char *urls[1] = {cur};
-		have_resp = 1;
-		if (get_many(c, urls, EP_USER_GROUPS, &r, 1, &failed, e)) {
-			if (failed < 1)
-				wrap_error(e, "a user's groups");
-			goto out;
-		}
-		if (r.status == 404) {
-			rc = 1;
-			goto out;
-		}
-		if (body_json(&r, "a user's groups", &arr, e))
-			goto out;
-		if (!json_is_array(arr)) {
-			err_set(e, -1, "okta: a user's groups: the answer is not a JSON array");
-			goto out;
-		}
-		for (size_t k = 0; k < json_array_size(arr); k++) {
-			json_t *g = json_array_get(arr, k);
-			const char *gid = json_string_value(json_object_get(g, "id"));
-			const char *name = json_string_value(json_object_get(json_object_get(g, "profile"), "name"));
-			const char *type = json_string_value(json_object_get(g, "type"));
-			if (!gid || !*gid || !name) {
-				err_set(e, -1, "okta: a user's groups: a group without id or profile.name");
-				goto out;
-			}
-			if (grow((void **)&v, &cap, nv + 1, sizeof *v)) {
-				err_set(e, -1, "okta: out of memory");
-				goto out;
-			}
-			struct okta_group *og = &v[nv++];
-			memset(og, 0, sizeof *og);
-			og->id = strdup(gid);
-			og->name = strdup(name);
-			og->type = type ? strdup(type) : NULL;
-			if (!og->id || !og->name || (type && !og->type)) {
-				err_set(e, -1, "okta: out of memory");
-				goto out;
-			}
-		}
-		json_decref(arr);
-		arr = NULL;
-		char *next;
-		if (next_link(c, &r, cur, "a user's groups", &next, e))
-			goto out;
-		httpc_resp_free(&r);
-		have_resp = 0;
-		free(cur);
-		cur = next;
+	char *url = buf_take(&u);
+	if (!url)
+		return err_set(e, -1, "okta: out of memory");
+	int rc = follow_pages(c, url, EP_USER_GROUPS, "a user's groups", 1, collect_groups, &acc, e);
+	if (rc == 0) {
+		*out = acc.v;
+		*nout = acc.nv;
+		acc.v = NULL;
+		acc.nv = 0;
 	}
-	*out = v;
-	*nout = nv;
-	v = NULL;
-	nv = 0;
-	rc = 0;
-out:
-	okta_groups_free(v, nv);
-	if (have_resp)
-		httpc_resp_free(&r);
-	json_decref(arr);
-	free(cur);
-	buf_reset(&u);
+	okta_groups_free(acc.v, acc.nv);
 	return rc;
 }
 
