@@ -11,24 +11,8 @@ members=${SB_BENCH_MEMBERS:-20000}
 audit=${SB_BENCH_AUDIT:-100000}
 n=${SB_BENCH_N:-300}
 for t in jq curl psql; do command -v $t >/dev/null || { echo "bench-console needs $t" >&2; exit 1; }; done
-work=$(mktemp -d /tmp/sb-bench-console.XXXXXX)
-chmod 755 "$work"
-sim_pid="" sb_pid=""
-cleanup() {
-	[ -n "$sb_pid" ] && kill "$sb_pid" 2>/dev/null
-	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
-	wait 2>/dev/null || true
-	scripts/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-build/release/sentry-bridge-sim --listen 127.0.0.1:0 --port-file "$work/sim.port" --demo --quiet 2>"$work/sim.log" &
-sim_pid=$!
-for _ in $(seq 1 100); do [ -s "$work/sim.port" ] && break; sleep 0.1; done
-sim="http://127.0.0.1:$(cat "$work/sim.port")"
-dsn=$(scripts/pg.sh start "$work/pg")
-port=$(( (RANDOM % 20000) + 30000 ))
-url="http://127.0.0.1:$port"
+source tests/bench/lib.sh
+bench_start console --demo
 cat >"$work/b.yaml" <<YAML
 listen: "127.0.0.1:$port"
 database_url: "$dsn"
@@ -54,9 +38,7 @@ psql "$dsn" -qAt -c "INSERT INTO sentry_members (id, email, role, teams)
 	-c "INSERT INTO audit_log (actor, action, target, reason)
 	SELECT 'bench', 'member.role', 'bench' || (i % $members) || '@acme.example', 'bench row ' || i
 	FROM generate_series(1, $audit) i" -c "ANALYZE"
-build/release/sentry-bridge --config "$work/b.yaml" serve 2>"$work/serve.log" &
-sb_pid=$!
-for _ in $(seq 1 100); do curl -fs -o /dev/null "$url/readyz" && break; sleep 0.1; done
+bench_serve "$work/b.yaml"
 jar="$work/jar"
 authz=$(curl -s -o /dev/null -c "$jar" -b "$jar" -w '%{redirect_url}' "$url/console/login")
 cb=$(curl -s -o /dev/null -w '%{redirect_url}' "$authz&login_hint=victor.vega@acme.example")

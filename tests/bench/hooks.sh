@@ -18,26 +18,8 @@ conns=${SB_BENCH_CONNS:-12}
 nevents=${SB_BENCH_EVENTS:-1000}
 latency=${SB_BENCH_LATENCY_MS:-50}
 for t in jq wrk curl; do command -v $t >/dev/null || { echo "bench-hooks needs $t" >&2; exit 1; }; done
-work=$(mktemp -d /tmp/sb-bench-hooks.XXXXXX)
-chmod 755 "$work"
-sim_pid="" sb_pid=""
-cleanup() {
-	[ -n "$sb_pid" ] && kill "$sb_pid" 2>/dev/null
-	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
-	wait 2>/dev/null || true
-	scripts/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-build/release/sentry-bridge-sim --listen 127.0.0.1:0 --port-file "$work/sim.port" --users 3000 \
-	--groups 30 --seed 7 --quiet 2>"$work/sim.log" &
-sim_pid=$!
-for _ in $(seq 1 100); do [ -s "$work/sim.port" ] && break; sleep 0.1; done
-sim="http://127.0.0.1:$(cat "$work/sim.port")"
-dsn=$(scripts/pg.sh start "$work/pg")
-port=$(( (RANDOM % 12000) + 20000 ))
-url="http://127.0.0.1:$port"
+source tests/bench/lib.sh
+bench_start hooks --users 3000 --groups 30 --seed 7
 cat >"$work/bench.yaml" <<YAML
 listen: "127.0.0.1:$port"
 database_url: "$dsn"
@@ -77,9 +59,7 @@ build/release/sentry-bridge --config "$work/bench.yaml" sync >/dev/null 2>"$work
 	exit 1
 }
 echo "mirror: $(sql "SELECT count(*) FROM okta_users") Okta users, $(sql "SELECT count(*) FROM sentry_members") Sentry members"
-build/release/sentry-bridge --config "$work/bench.yaml" serve 2>"$work/serve.log" &
-sb_pid=$!
-for _ in $(seq 1 100); do curl -fs -o /dev/null "$url/readyz" && break; sleep 0.1; done
+bench_serve "$work/bench.yaml"
 
 echo
 echo "== 1. acknowledgements: POST /hooks/okta, $conns connections, 20 ms pause each, ${secs}s =="
