@@ -9,24 +9,8 @@ cd "$(dirname "$0")/../.."
 latency=${SB_BENCH_LATENCY_MS:-50}
 n=${SB_BENCH_N:-10}
 for t in jq curl; do command -v $t >/dev/null || { echo "bench-access needs $t" >&2; exit 1; }; done
-work=$(mktemp -d /tmp/sb-bench-access.XXXXXX)
-chmod 755 "$work"
-sim_pid="" sb_pid=""
-cleanup() {
-	[ -n "$sb_pid" ] && kill "$sb_pid" 2>/dev/null
-	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
-	wait 2>/dev/null || true
-	scripts/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-build/release/sentry-bridge-sim --listen 127.0.0.1:0 --port-file "$work/sim.port" --demo --quiet 2>"$work/sim.log" &
-sim_pid=$!
-for _ in $(seq 1 100); do [ -s "$work/sim.port" ] && break; sleep 0.1; done
-sim="http://127.0.0.1:$(cat "$work/sim.port")"
-dsn=$(scripts/pg.sh start "$work/pg")
-port=$(( (RANDOM % 12000) + 20000 ))
-url="http://127.0.0.1:$port"
+source tests/bench/lib.sh
+bench_start access --demo
 cat >"$work/b.yaml" <<YAML
 listen: "127.0.0.1:$port"
 database_url: "$dsn"
@@ -47,9 +31,7 @@ access_requests:
 YAML
 export BRIDGE_ADMIN_TOKEN=bench OKTA_API_TOKEN=sim-okta-token SENTRY_TOKEN=sim-sentry-token
 build/release/sentry-bridge --config "$work/b.yaml" sync >/dev/null 2>&1 || true
-build/release/sentry-bridge --config "$work/b.yaml" serve 2>"$work/serve.log" &
-sb_pid=$!
-for _ in $(seq 1 100); do curl -fs -o /dev/null "$url/readyz" && break; sleep 0.1; done
+bench_serve "$work/b.yaml"
 curl -s -X POST "$sim/_sim/faults" -d "{\"match\":\"* /api/*\",\"latency_ms\":$latency}" >/dev/null
 role_of() {
 	curl -s -H 'Authorization: Bearer sim-sentry-token' "$sim/api/0/organizations/acme/members/?per_page=100" |
@@ -76,6 +58,11 @@ done
 psql "$dsn" -qAt -c "SELECT 'expiry lag: p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY l)::numeric, 1)
 	|| ' s, max ' || round(max(l)::numeric, 1) || ' s over ' || count(*) || ' grants'
 	FROM (SELECT extract(epoch FROM ended_at - ends_at) AS l FROM access_grants WHERE status = 'expired') x"
-back=0
-for p in "${people[@]}"; do [ "$(role_of "$p@acme.example")" = member ] && back=$((back + 1)); done
+# the ends are applied right after they are recorded: give that a moment
+for _ in $(seq 1 50); do
+	back=0
+	for p in "${people[@]}"; do [ "$(role_of "$p@acme.example")" = member ] && back=$((back + 1)); done
+	[ "$back" = "${#people[@]}" ] && break
+	sleep 0.2
+done
 echo "back to member after expiry: $back of ${#people[@]}"
