@@ -342,6 +342,7 @@ struct actx {
 	struct ctx *ctx;
 	PGconn *db;            /* NULL: dry run, nothing recorded */
 	const char *requester; /* NULL: the admin token */
+	const char *via;       /* "admin-token" (the API) or "web" (the console) */
 };
 
 /* One audit entry (outside any transaction: each stands alone). A failure
@@ -352,7 +353,9 @@ static void audit(const struct actx *ax, const char *action, const char *target,
 	if (!ax->db)
 		return;
 	char *after_s = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_t *d = json_pack("{s:s,s:s?}", "via", "admin-token", "requester", ax->requester);
+	const char *via = ax->via ? ax->via : "admin-token";
+	json_t *d = json_pack("{s:s,s:s,s:s?}", "via", via, "source", strcmp(via, "web") ? "api" : "web", "requester",
+			      ax->requester);
 	char *details = d ? json_dumps(d, JSON_COMPACT) : NULL;
 	struct audit_entry ae = {.actor = ax->requester ? ax->requester : "admin-token",
 				 .action = action,
@@ -486,13 +489,11 @@ static void rollback_team(const struct actx *ax, struct sentry_client *sc, const
 
 /* ---- POST /api/v1/projects ------------------------------------------------------ */
 
-static void h_projects(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
+void provision_project(struct ctx *ctx, const struct provision_ask *ask, struct http_resp *resp)
 {
-	(void)arg;
-	if (!api_require_admin(ctx, req, resp))
-		return;
 	const struct config_provisioning *p = &ctx->cfg->provisioning;
-	struct preq rq;
+	struct preq rq = {.name = ask->name, .team = ask->team, .platform = ask->platform, .requester = ask->requester,
+			  .dry_run = ask->dry_run};
 	struct sentry_client *sc = NULL;
 	struct org o = {0};
 	char **groups = NULL;
@@ -506,9 +507,7 @@ static void h_projects(struct ctx *ctx, struct http_req *req, struct http_resp *
 	char target[160];
 	struct err e;
 	err_clear(&e);
-	if (parse_req(req, resp, true, &rq))
-		return;
-	struct actx ax = {.ctx = ctx, .requester = rq.requester};
+	struct actx ax = {.ctx = ctx, .requester = rq.requester, .via = ask->via ? ask->via : "admin-token"};
 	if (!rq.dry_run && !(ax.db = api_need_db(ctx, resp)))
 		goto out;
 	target_of(target, sizeof target, "project", rq.name);
@@ -674,6 +673,19 @@ out:
 	org_free(&o);
 	sentry_client_free(sc);
 	db_release(ctx->db, ax.db);
+}
+
+static void h_projects(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
+{
+	(void)arg;
+	if (!api_require_admin(ctx, req, resp))
+		return;
+	struct preq rq;
+	if (parse_req(req, resp, true, &rq))
+		return;
+	struct provision_ask ask = {.name = rq.name, .team = rq.team, .platform = rq.platform,
+				    .requester = rq.requester, .dry_run = rq.dry_run, .via = "admin-token"};
+	provision_project(ctx, &ask, resp);
 	json_decref(rq.body);
 }
 
@@ -700,7 +712,7 @@ static void h_teams(struct ctx *ctx, struct http_req *req, struct http_resp *res
 	err_clear(&e);
 	if (parse_req(req, resp, false, &rq))
 		return;
-	struct actx ax = {.ctx = ctx, .requester = rq.requester};
+	struct actx ax = {.ctx = ctx, .requester = rq.requester, .via = "admin-token"};
 	if (!rq.dry_run && !(ax.db = api_need_db(ctx, resp)))
 		goto out;
 	target_of(target, sizeof target, "team", rq.name);
@@ -809,66 +821,80 @@ int provision_routes(struct app *a)
 
 /* ---- sentry-bridge projects lint ---------------------------------------------------- */
 
-int provision_lint_cli(const struct config *cfg, struct logger *lg, int json_out)
+json_t *provision_lint(const struct config *cfg, struct logger *lg, struct metrics *m, struct err *e)
 {
-	struct err e;
-	err_clear(&e);
 	struct org o = {0};
 	struct prov_lint l = {0};
-	int code = EXIT_FAILURE_RUNTIME;
-	struct metrics *m = metrics_new();
-	struct sentry_client *sc = sentry_client_new(cfg, lg, m, &e);
-	if (!sc) {
-		fprintf(stderr, "sentry-bridge projects lint: %s\n", e.msg);
+	json_t *j = NULL;
+	struct sentry_client *sc = sentry_client_new(cfg, lg, m, e);
+	if (!sc)
 		goto out;
-	}
-	if (sentry_list_projects(sc, &o.projects, &o.nprojects, &e) || org_views(&o, &e)) {
-		fprintf(stderr, "sentry-bridge projects lint: %s\n", e.msg);
+	if (sentry_list_projects(sc, &o.projects, &o.nprojects, e) || org_views(&o, e))
 		goto out;
-	}
 	if (policy_prov_lint(&cfg->provisioning, o.xp, o.nprojects, &l)) {
-		fprintf(stderr, "sentry-bridge projects lint: out of memory\n");
+		err_set(e, -1, "out of memory");
 		goto out;
 	}
 	size_t counts[4] = {0};
 	for (size_t i = 0; i < l.n; i++)
 		counts[l.v[i].kind]++;
-	if (json_out) {
-		json_t *vs = json_array();
-		for (size_t i = 0; i < l.n; i++) {
-			const struct prov_violation *v = &l.v[i];
-			json_t *ps = json_array();
-			for (size_t k = 0; k < v->nprojects; k++)
-				json_array_append_new(ps, json_string(o.projects[v->projects[k]].slug));
-			json_array_append_new(vs, json_pack("{s:s,s:o,s:s?,s:s}", "kind", policy_prov_violation_name(v->kind),
-							    "projects", ps, "application", v->application, "detail",
-							    v->detail));
-		}
-		json_t *c = json_object();
-		for (int k = 0; k < 4; k++)
-			json_object_set_new(c, policy_prov_violation_name((enum prov_violation_kind)k),
-					    json_integer((json_int_t)counts[k]));
-		json_t *j = json_pack("{s:s,s:I,s:I,s:o,s:o}", "organization", cfg->sentry.organization, "projects",
-				      (json_int_t)o.nprojects, "total", (json_int_t)l.n, "counts", c, "violations", vs);
-		char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-		if (text)
-			printf("%s\n", text);
-		free(text);
-		json_decref(j);
-	} else {
-		for (size_t i = 0; i < l.n; i++)
-			printf("%-15s %s\n", policy_prov_violation_name(l.v[i].kind), l.v[i].detail);
-		printf("%s%zu violation%s in %zu projects of %s (%zu split by environment, %zu named after an "
-		       "environment, %zu without a team, %zu near-duplicates)\n",
-		       l.n ? "\n" : "", l.n, l.n == 1 ? "" : "s", o.nprojects, cfg->sentry.organization,
-		       counts[PROV_V_ENV_SPLIT], counts[PROV_V_ENV_SUFFIX], counts[PROV_V_NO_TEAM],
-		       counts[PROV_V_NEAR_DUPLICATE]);
+	json_t *vs = json_array();
+	for (size_t i = 0; i < l.n; i++) {
+		const struct prov_violation *v = &l.v[i];
+		json_t *ps = json_array();
+		for (size_t k = 0; k < v->nprojects; k++)
+			json_array_append_new(ps, json_string(o.projects[v->projects[k]].slug));
+		json_array_append_new(vs, json_pack("{s:s,s:o,s:s?,s:s}", "kind", policy_prov_violation_name(v->kind),
+						    "projects", ps, "application", v->application, "detail", v->detail));
 	}
-	code = l.n ? EXIT_VIOLATIONS : EXIT_OK;
+	json_t *c = json_object();
+	for (int k = 0; k < 4; k++)
+		json_object_set_new(c, policy_prov_violation_name((enum prov_violation_kind)k),
+				    json_integer((json_int_t)counts[k]));
+	j = json_pack("{s:s,s:I,s:I,s:o,s:o}", "organization", cfg->sentry.organization, "projects",
+		      (json_int_t)o.nprojects, "total", (json_int_t)l.n, "counts", c, "violations", vs);
+	if (!j)
+		err_set(e, -1, "out of memory");
 out:
 	policy_prov_lint_free(&l);
 	org_free(&o);
 	sentry_client_free(sc);
+	return j;
+}
+
+int provision_lint_cli(const struct config *cfg, struct logger *lg, int json_out)
+{
+	struct err e;
+	err_clear(&e);
+	struct metrics *m = metrics_new();
+	json_t *j = provision_lint(cfg, lg, m, &e);
 	metrics_free(m);
-	return code;
+	if (!j) {
+		fprintf(stderr, "sentry-bridge projects lint: %s\n", e.msg);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	json_t *c = json_object_get(j, "counts");
+	size_t total = (size_t)json_integer_value(json_object_get(j, "total"));
+	if (json_out) {
+		char *text = json_dumps(j, JSON_INDENT(2));
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	} else {
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(j, "violations"), i, v)
+			printf("%-15s %s\n", json_string_value(json_object_get(v, "kind")),
+			       json_string_value(json_object_get(v, "detail")));
+		printf("%s%zu violation%s in %lld projects of %s (%lld split by environment, %lld named after an "
+		       "environment, %lld without a team, %lld near-duplicates)\n",
+		       total ? "\n" : "", total, total == 1 ? "" : "s",
+		       (long long)json_integer_value(json_object_get(j, "projects")), cfg->sentry.organization,
+		       (long long)json_integer_value(json_object_get(c, "env_split")),
+		       (long long)json_integer_value(json_object_get(c, "env_suffix")),
+		       (long long)json_integer_value(json_object_get(c, "no_team")),
+		       (long long)json_integer_value(json_object_get(c, "near_duplicate")));
+	}
+	json_decref(j);
+	return total ? EXIT_VIOLATIONS : EXIT_OK;
 }

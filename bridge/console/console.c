@@ -1,9 +1,13 @@
 /*
- * console.c: the web console's handlers and pages (see console.h).
+ * console.c: the web console's wiring (see console.h): the page chrome and
+ * the signed-in start of every handler (console_int.h), sign-in, callback
+ * and sign-out, the stylesheet, and the routes. The pages live in
+ * pages_*.c.
  *
- * Every handler goes through begin()/finish(): finish() adds the security
- * headers to whatever the handler answered (redirects and errors too).
- * Pages are built with html_printf(), whose %s arguments are escaped.
+ * Every handler goes through con_begin()/con_finish(): con_finish() adds
+ * the security headers to whatever the handler answered (redirects and
+ * errors too). Pages are built with html_printf(), whose %s arguments are
+ * escaped.
  */
 #include "console.h"
 
@@ -18,6 +22,7 @@
 #include "router.h"
 #include "rp.h"
 #include "session.h"
+#include "console_int.h"
 #include "sso/oidc.h"
 
 #include <stdio.h>
@@ -26,8 +31,7 @@
 #include <strings.h>
 
 #define LOGIN_TTL_MS (10 * 60 * 1000)
-#define PAGE_MAX (4u * 1024u * 1024u)
-#define AUDIT_PAGE 50
+#define PAGE_MAX CON_PAGE_MAX
 
 struct console {
 	struct rp *rp;
@@ -42,7 +46,7 @@ static const char STYLE[] =
 	"*{box-sizing:border-box}body{font:15px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;"
 	"color:#1d2330;background:#f6f7f9}header{background:#1d2330;color:#fff;padding:.6em 1em;display:flex;"
 	"flex-wrap:wrap;gap:.4em 1.2em;align-items:center}header a{color:#cfe0ff;text-decoration:none}"
-	"header .who{margin-left:auto;font-size:.9em}header form{display:inline}main{max-width:60em;margin:0 auto;"
+	"header nav{display:flex;flex-wrap:wrap;gap:.3em 1em}header .who{margin-left:auto;font-size:.9em}header form{display:inline}main{max-width:60em;margin:0 auto;"
 	"padding:1em}h1{font-size:1.35em}h2{font-size:1.1em;margin-top:1.6em}table{border-collapse:collapse;"
 	"width:100%;background:#fff}th,td{text-align:left;padding:.4em .5em;border-bottom:1px solid #e3e6eb;"
 	"vertical-align:top}th{font-weight:600;background:#eef1f5}.wrap{overflow-x:auto}.badge{display:inline-block;"
@@ -50,11 +54,15 @@ static const char STYLE[] =
 	"button{font:inherit;padding:.3em .8em;border:1px solid #8895a7;border-radius:4px;background:#fff;"
 	"cursor:pointer}button.primary{background:#2453c6;color:#fff;border-color:#2453c6}input[type=text]{font:inherit;"
 	"padding:.3em;max-width:100%}.muted{color:#667}.msg{padding:.6em;background:#fff7d6;border:1px solid #e8d48a}"
+	"textarea,select,input{font:inherit;max-width:100%}textarea{width:100%;min-height:4em}label{display:block;"
+	"margin:.5em 0 .2em;font-weight:600}form.inline{display:inline}pre{background:#fff;padding:.6em;overflow-x:auto;"
+	"border:1px solid #e3e6eb}.err{padding:.6em;background:#fde8e8;border:1px solid #e0a0a0}dl{display:grid;"
+	"grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0}"
 	"@media (max-width:40em){th,td{padding:.3em}main{padding:.6em}}\n";
 
 /* ---- response plumbing ------------------------------------------------------------------------- */
 
-static void finish(struct http_resp *resp)
+void con_finish(struct http_resp *resp)
 {
 	struct console *co = g_console;
 
@@ -65,7 +73,7 @@ static void finish(struct http_resp *resp)
 	http_resp_header(resp, "Cache-Control", "no-store");
 }
 
-static void redirect(struct http_resp *resp, int status, const char *location)
+void con_redirect(struct http_resp *resp, int status, const char *location)
 {
 	resp->status = status;
 	buf_reset(&resp->body);
@@ -74,7 +82,7 @@ static void redirect(struct http_resp *resp, int status, const char *location)
 }
 
 /* The page frame around body (already escaped HTML). s may be NULL (signed out). */
-static void page(struct http_resp *resp, int status, const char *title, const struct csess *s, const char *body)
+void con_page(struct http_resp *resp, int status, const char *title, const struct csess *s, const char *body)
 {
 	struct buf *b = &resp->body;
 
@@ -88,9 +96,13 @@ static void page(struct http_resp *resp, int status, const char *title, const st
 		    "<header><strong>sentry-bridge</strong>",
 		    title);
 	if (s) {
-		html_printf(b, "<a href=\"/console/\">My access</a><a href=\"/console/approvals\">Approvals</a>");
+		html_printf(b, "<nav><a href=\"/console/\">My access</a><a href=\"/console/request\">Request</a>"
+			       "<a href=\"/console/approvals\">Approvals</a><a href=\"/console/projects\">Projects</a>"
+			       "<a href=\"/console/alerts\">Alerts</a>");
 		if (s->is_admin)
-			html_printf(b, "<a href=\"/console/sync\">Sync</a><a href=\"/console/audit\">Audit log</a>");
+			html_printf(b, "<a href=\"/console/sync\">Sync</a><a href=\"/console/audit\">Audit log</a>"
+				       "<a href=\"/console/gitlab\">GitLab</a><a href=\"/console/slack\">Slack</a>");
+		html_printf(b, "</nav>");
 		html_printf(b,
 			    "<span class=\"who\">%s &lt;%s&gt;%s <form method=\"post\" action=\"/console/logout\">"
 			    "<input type=\"hidden\" name=\"csrf\" value=\"%s\"><button>Sign out</button></form></span>",
@@ -104,18 +116,18 @@ static void page(struct http_resp *resp, int status, const char *title, const st
 }
 
 /* An error page: title and message are escaped. */
-static void error_page(struct http_resp *resp, int status, const struct csess *s, const char *title, const char *msg)
+void con_error_page(struct http_resp *resp, int status, const struct csess *s, const char *title, const char *msg)
 {
 	struct buf b;
 
 	buf_init(&b, 0);
 	html_printf(&b, "<p class=\"msg\">%s</p><p><a href=\"/console/\">Back to the console</a></p>", msg);
-	page(resp, status, title, s, buf_str(&b));
+	con_page(resp, status, title, s, buf_str(&b));
 	buf_reset(&b);
 }
 
 /* A form field or query parameter (caller frees), or NULL. */
-static char *form_get(const struct http_req *req, const char *key)
+char *con_form_get(const struct http_req *req, const char *key)
 {
 	struct http_req f;
 
@@ -139,7 +151,7 @@ static int session_of(struct ctx *ctx, struct http_req *req, struct http_resp *r
 	free(id);
 	if (rc < 0) {
 		log_error(ctx->log, "console", ctx->request_id, "cannot read the session", "error", e.msg, NULL);
-		error_page(resp, 503, NULL, "Unavailable", "The database is not reachable; try again shortly.");
+		con_error_page(resp, 503, NULL, "Unavailable", "The database is not reachable; try again shortly.");
 		return -1;
 	}
 	return rc;
@@ -150,7 +162,7 @@ static int session_of(struct ctx *ctx, struct http_req *req, struct http_resp *r
  * CSRF token. 0 when the handler may go on (c and s filled); otherwise the
  * answer is made (redirect to sign-in, 403, 503) and c is released.
  */
-static int begin(struct ctx *ctx, struct http_req *req, struct http_resp *resp, PGconn **c, struct csess *s,
+int con_begin(struct ctx *ctx, struct http_req *req, struct http_resp *resp, PGconn **c, struct csess *s,
 		 int admin)
 {
 	int post = !strcmp(req->method, "POST");
@@ -163,26 +175,26 @@ static int begin(struct ctx *ctx, struct http_req *req, struct http_resp *resp, 
 	rc = session_of(ctx, req, resp, *c, s);
 	if (rc == 1) {
 		if (post) {
-			error_page(resp, 403, NULL, "Signed out", "You are not signed in (or your session ended); nothing was changed.");
+			con_error_page(resp, 403, NULL, "Signed out", "You are not signed in (or your session ended); nothing was changed.");
 		} else {
 			char *next = rp_url_encode(req->path);
 			char *loc = NULL;
 			if (next && asprintf(&loc, "/console/login?next=%s", next) < 0)
 				loc = NULL;
-			redirect(resp, 303, loc ? loc : "/console/login");
+			con_redirect(resp, 303, loc ? loc : "/console/login");
 			free(loc);
 			free(next);
 		}
 	} else if (rc == 0 && post) {
-		char *tok = form_get(req, "csrf");
+		char *tok = con_form_get(req, "csrf");
 		if (!csess_csrf_ok(s, tok)) {
-			error_page(resp, 403, s, "Refused", "The form's CSRF token is missing or wrong; nothing was changed. Reload the page and try again.");
+			con_error_page(resp, 403, s, "Refused", "The form's CSRF token is missing or wrong; nothing was changed. Reload the page and try again.");
 			rc = -1;
 		}
 		free(tok);
 	}
 	if (rc == 0 && admin && !s->is_admin) {
-		error_page(resp, 403, s, "Forbidden", "This page is for console admins (members of console.admin_groups).");
+		con_error_page(resp, 403, s, "Forbidden", "This page is for console admins (members of console.admin_groups).");
 		rc = -1;
 	}
 	if (rc) {
@@ -194,10 +206,81 @@ static int begin(struct ctx *ctx, struct http_req *req, struct http_resp *resp, 
 	return 0;
 }
 
-static void end(struct ctx *ctx, PGconn *c, struct csess *s)
+void con_end(struct ctx *ctx, PGconn *c, struct csess *s)
 {
 	csess_clear(s);
 	db_release(ctx->db, c);
+}
+
+void con_fmt_left(long long s, char *out, size_t n)
+{
+	if (s <= 0)
+		snprintf(out, n, "ending now");
+	else if (s >= 86400)
+		snprintf(out, n, "%lldd %lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(out, n, "%lldh %lldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(out, n, "%lldm", (s + 59) / 60);
+}
+
+char *con_urlenc(const char *s)
+{
+	return rp_url_encode(s ? s : "");
+}
+
+void con_person(struct buf *b, const struct csess *viewer, const char *email)
+{
+	char *enc;
+
+	if (!email || !*email || !viewer || !viewer->is_admin) {
+		html_puts(b, email);
+		return;
+	}
+	enc = con_urlenc(email);
+	html_printf(b, "<a href=\"/console/audit?person=%s\">%s</a>", enc ? enc : "", email);
+	free(enc);
+}
+
+void con_audit_link(struct buf *b, const struct csess *viewer, const char *target, const char *text)
+{
+	char *enc;
+
+	if (!viewer || !viewer->is_admin)
+		return;
+	enc = con_urlenc(target);
+	html_printf(b, "<a href=\"/console/audit?target=%s\">%s</a>", enc ? enc : "", text);
+	free(enc);
+}
+
+int con_audit(PGconn *c, struct ctx *ctx, const struct csess *s, const char *action, const char *target,
+	      const char *reason, const char *after, int64_t run_id, struct err *e)
+{
+	struct audit_entry a = {.actor = s->email, .action = action, .target = target, .reason = reason,
+				.after = after, .run_id = run_id, .request_id = ctx->request_id,
+				.details = "{\"source\":\"web\"}"};
+	return audit_write(c, &a, e);
+}
+
+/* The notices a redirect-after-POST may ask for: fixed texts, so a link
+ * cannot put words of its own on a console page. */
+static const char *const MSGS[][2] = {
+	{"requested", "Your request is filed; its approvers can decide it on their Approvals page."},
+	{"approved", "Your request was approved at once by an auto-approval rule; the grant is being applied."},
+	{"cancelled", "Your request is cancelled."},
+	{"silenced", "The silence is created."},
+	{"expired", "The silence is expired."},
+	{"queued", "The sync run is queued; this page shows it when it has run (reload)."},
+};
+
+void con_msg(struct buf *b, const struct http_req *req)
+{
+	char *m = http_req_query(req, "msg");
+
+	for (size_t i = 0; m && i < sizeof(MSGS) / sizeof(MSGS[0]); i++)
+		if (!strcmp(m, MSGS[i][0]))
+			html_printf(b, "<p class=\"msg\">%s</p>", MSGS[i][1]);
+	free(m);
 }
 
 /* ---- sign-in, callback, sign-out ----------------------------------------------------------------- */
@@ -225,20 +308,20 @@ static void h_login(struct ctx *ctx, struct http_req *req, struct http_resp *res
 	PGconn *c = NULL;
 
 	if (next && !safe_next(next)) {
-		error_page(resp, 400, NULL, "Bad sign-in link",
+		con_error_page(resp, 400, NULL, "Bad sign-in link",
 			   "The next parameter must be a path on this site (starting with a single /).");
 		goto out;
 	}
 	if (oidc_random_token(state) || oidc_random_token(nonce) || oidc_random_token(verifier) ||
 	    oidc_random_token(binding)) {
-		error_page(resp, 500, NULL, "Error", "The system random source failed.");
+		con_error_page(resp, 500, NULL, "Error", "The system random source failed.");
 		goto out;
 	}
 	oidc_pkce_challenge(verifier, challenge);
 	url = rp_authorize_url(co->rp, state, nonce, challenge, &e);
 	if (!url) {
 		log_warn(ctx->log, "console", ctx->request_id, "the OIDC issuer is not usable", "error", e.msg, NULL);
-		error_page(resp, 502, NULL, "Sign-in unavailable", "Okta could not be reached; try again shortly.");
+		con_error_page(resp, 502, NULL, "Sign-in unavailable", "Okta could not be reached; try again shortly.");
 		goto out;
 	}
 	c = api_need_db(ctx, resp);
@@ -260,7 +343,7 @@ static void h_login(struct ctx *ctx, struct http_req *req, struct http_resp *res
 			   "INSERT INTO console_logins (state_hash, binding_hash, nonce, verifier, next_path, created_ms)"
 			   " VALUES ($1, $2, $3, $4, $5, $6::bigint)",
 			   6, p, &e)) {
-			error_page(resp, 503, NULL, "Unavailable", "The database is not reachable; try again shortly.");
+			con_error_page(resp, 503, NULL, "Unavailable", "The database is not reachable; try again shortly.");
 			goto out;
 		}
 	}
@@ -269,14 +352,14 @@ static void h_login(struct ctx *ctx, struct http_req *req, struct http_resp *res
 	cookie = lname ? csess_set_cookie(ctx->cfg->public_url, ctx->cfg->console.oidc.redirect_path, lname, binding, LOGIN_TTL_MS / 1000) : NULL;
 	if (cookie)
 		http_resp_header(resp, "Set-Cookie", cookie);
-	redirect(resp, 302, url);
+	con_redirect(resp, 302, url);
 out:
 	db_release(ctx->db, c);
 	free(next);
 	free(url);
 	free(cookie);
 	free(lname);
-	finish(resp);
+	con_finish(resp);
 }
 
 /* Groups from the claim named groups_claim, else from the Okta mirror. New array. */
@@ -337,7 +420,7 @@ static void h_callback(struct ctx *ctx, struct http_req *req, struct http_resp *
 	if (!c)
 		goto out;
 	if (!state || !*state) {
-		error_page(resp, 400, NULL, "Sign-in refused", "The callback has no state parameter.");
+		con_error_page(resp, 400, NULL, "Sign-in refused", "The callback has no state parameter.");
 		goto out;
 	}
 	csess_digest(state, sh);
@@ -347,11 +430,11 @@ static void h_callback(struct ctx *ctx, struct http_req *req, struct http_resp *
 			       " RETURNING binding_hash, nonce, verifier, next_path, created_ms", 1, p, &e);
 	}
 	if (!r) {
-		error_page(resp, 503, NULL, "Unavailable", "The database is not reachable; try again shortly.");
+		con_error_page(resp, 503, NULL, "Unavailable", "The database is not reachable; try again shortly.");
 		goto out;
 	}
 	if (PQntuples(r) != 1) {
-		error_page(resp, 400, NULL, "Sign-in refused",
+		con_error_page(resp, 400, NULL, "Sign-in refused",
 			   "This sign-in state is unknown or was already used. Start again from the sign-in page.");
 		goto out;
 	}
@@ -363,25 +446,25 @@ static void h_callback(struct ctx *ctx, struct http_req *req, struct http_resp *
 	if (binding)
 		csess_digest(binding, bh);
 	if (!binding || strcmp(bh, PQgetvalue(r, 0, 0)) != 0) {
-		error_page(resp, 400, NULL, "Sign-in refused",
+		con_error_page(resp, 400, NULL, "Sign-in refused",
 			   "This sign-in was not started in this browser. Start again from the sign-in page.");
 		goto out;
 	}
 	if (now - strtoll(PQgetvalue(r, 0, 4), NULL, 10) > LOGIN_TTL_MS) {
-		error_page(resp, 400, NULL, "Sign-in refused", "This sign-in took too long. Start again.");
+		con_error_page(resp, 400, NULL, "Sign-in refused", "This sign-in took too long. Start again.");
 		goto out;
 	}
 	if (error) {
 		char *m = NULL;
 		if (asprintf(&m, "Okta did not sign you in (%.100s).", error) < 0)
 			m = NULL;
-		error_page(resp, 401, NULL, "Sign-in refused", m ? m : "Okta did not sign you in.");
+		con_error_page(resp, 401, NULL, "Sign-in refused", m ? m : "Okta did not sign you in.");
 		free(m);
 		log_info(ctx->log, "console", ctx->request_id, "Okta refused a sign-in", "error", error, NULL);
 		goto out;
 	}
 	if (!code || !*code) {
-		error_page(resp, 400, NULL, "Sign-in refused", "The callback has no code parameter.");
+		con_error_page(resp, 400, NULL, "Sign-in refused", "The callback has no code parameter.");
 		goto out;
 	}
 	nonce = strdup(PQgetvalue(r, 0, 1));
@@ -392,14 +475,14 @@ static void h_callback(struct ctx *ctx, struct http_req *req, struct http_resp *
 	if (rp_exchange(co->rp, code, verifier, nonce, now, &claims, &id_token, &e)) {
 		log_warn(ctx->log, "console", ctx->request_id, "sign-in refused", "error", e.msg,
 			 "kind", e.code < 999 ? oidc_rc_name(e.code) : "exchange", NULL);
-		error_page(resp, e.code == 999 ? 502 : 401, NULL, "Sign-in refused",
+		con_error_page(resp, e.code == 999 ? 502 : 401, NULL, "Sign-in refused",
 			   e.code < 999 ? "The ID token from Okta did not verify; nothing was signed in."
 					: "Okta did not accept the sign-in code (used twice, expired or not ours).");
 		goto out;
 	}
 	email = json_string_value(json_object_get(claims, "email"));
 	if (!email || !*email) {
-		error_page(resp, 403, NULL, "Sign-in refused", "The ID token carries no email.");
+		con_error_page(resp, 403, NULL, "Sign-in refused", "The ID token carries no email.");
 		goto out;
 	}
 	{
@@ -408,11 +491,11 @@ static void h_callback(struct ctx *ctx, struct http_req *req, struct http_resp *
 		r = db_exec(c, "SELECT id FROM okta_users WHERE lower(email) = lower($1) AND status = 'ACTIVE'"
 			       " ORDER BY id LIMIT 1", 1, p, &e);
 		if (!r) {
-			error_page(resp, 503, NULL, "Unavailable", "The database is not reachable; try again shortly.");
+			con_error_page(resp, 503, NULL, "Unavailable", "The database is not reachable; try again shortly.");
 			goto out;
 		}
 		if (PQntuples(r) != 1) {
-			error_page(resp, 403, NULL, "Not known here",
+			con_error_page(resp, 403, NULL, "Not known here",
 				   "Your Okta account is not an active user in the bridge's Okta mirror yet.");
 			goto out;
 		}
@@ -430,7 +513,7 @@ static void h_callback(struct ctx *ctx, struct http_req *req, struct http_resp *
 	if (old)
 		csess_end(c, old, now, NULL);
 	if (!s.email || !s.okta_id || !s.groups || csess_create(c, &s, now, sid, &e)) {
-		error_page(resp, 503, NULL, "Unavailable", "The session could not be stored; try again.");
+		con_error_page(resp, 503, NULL, "Unavailable", "The session could not be stored; try again.");
 		goto out;
 	}
 	{
@@ -444,10 +527,10 @@ static void h_callback(struct ctx *ctx, struct http_req *req, struct http_resp *
 		http_resp_header(resp, "Set-Cookie", cookie);
 	if (clear)
 		http_resp_header(resp, "Set-Cookie", clear);
-	redirect(resp, 303, next);
+	con_redirect(resp, 303, next);
 out:
 	if (!resp->status)
-		error_page(resp, 500, NULL, "Error", "Out of memory.");
+		con_error_page(resp, 500, NULL, "Error", "Out of memory.");
 	PQclear(r);
 	db_release(ctx->db, c);
 	csess_clear(&s);
@@ -464,7 +547,7 @@ out:
 	free(id_token);
 	free(cookie);
 	free(clear);
-	finish(resp);
+	con_finish(resp);
 }
 
 static void h_logout(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
@@ -475,8 +558,8 @@ static void h_logout(struct ctx *ctx, struct http_req *req, struct http_resp *re
 	char *id, *clear, *post = NULL, *url = NULL;
 	struct err e = {0};
 
-	if (begin(ctx, req, resp, &c, &s, 0)) {
-		finish(resp);
+	if (con_begin(ctx, req, resp, &c, &s, 0)) {
+		con_finish(resp);
 		return;
 	}
 	id = csess_cookie_get(http_req_header(req, "Cookie"), ctx->cfg->console.session.cookie_name);
@@ -492,13 +575,13 @@ static void h_logout(struct ctx *ctx, struct http_req *req, struct http_resp *re
 	if (asprintf(&post, "%s/console/signed-out", co->origin) < 0)
 		post = NULL;
 	url = post ? rp_logout_url(co->rp, s.id_token, post, &e) : NULL;
-	redirect(resp, 303, url ? url : "/console/signed-out");
+	con_redirect(resp, 303, url ? url : "/console/signed-out");
 	free(id);
 	free(clear);
 	free(post);
 	free(url);
-	end(ctx, c, &s);
-	finish(resp);
+	con_end(ctx, c, &s);
+	con_finish(resp);
 }
 
 static void h_signed_out(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
@@ -506,9 +589,9 @@ static void h_signed_out(struct ctx *ctx, struct http_req *req, struct http_resp
 	(void)ctx;
 	(void)req;
 	(void)arg;
-	page(resp, 200, "Signed out", NULL,
+	con_page(resp, 200, "Signed out", NULL,
 	     "<p>You are signed out of the console and of Okta.</p><p><a href=\"/console/login\">Sign in again</a></p>");
-	finish(resp);
+	con_finish(resp);
 }
 
 static void h_style(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
@@ -520,7 +603,7 @@ static void h_style(struct ctx *ctx, struct http_req *req, struct http_resp *res
 	buf_reset(&resp->body);
 	buf_puts(&resp->body, STYLE);
 	http_resp_content_type(resp, "text/css; charset=utf-8");
-	finish(resp);
+	con_finish(resp);
 	http_resp_header(resp, "Vary", "Cookie");
 }
 
@@ -529,321 +612,10 @@ static void h_not_found(struct ctx *ctx, struct http_req *req, struct http_resp 
 	(void)ctx;
 	(void)req;
 	(void)arg;
-	error_page(resp, 404, NULL, "Not found", "There is no console page here.");
-	finish(resp);
+	con_error_page(resp, 404, NULL, "Not found", "There is no console page here.");
+	con_finish(resp);
 }
 
-/* ---- pages ------------------------------------------------------------------------------------------ */
-
-/* "3h 20m" for a number of seconds (>= 0). */
-static void fmt_left(long long s, char *out, size_t n)
-{
-	if (s <= 0)
-		snprintf(out, n, "ending now");
-	else if (s >= 86400)
-		snprintf(out, n, "%lldd %lldh", s / 86400, s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(out, n, "%lldh %lldm", s / 3600, s % 3600 / 60);
-	else
-		snprintf(out, n, "%lldm", (s + 59) / 60);
-}
-
-static void h_my_access(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
-{
-	struct csess s;
-	PGconn *c;
-	struct buf b;
-	PGresult *r;
-	size_t i;
-	json_t *v;
-	char now[24];
-
-	(void)arg;
-	if (begin(ctx, req, resp, &c, &s, 0)) {
-		finish(resp);
-		return;
-	}
-	buf_init(&b, PAGE_MAX);
-	snprintf(now, sizeof(now), "%lld", (long long)(clock_now_ms() / 1000));
-	const char *p[] = {s.email, now};
-	r = db_exec(c, "SELECT role, pending, array_to_string(teams, ', ') FROM sentry_members"
-		       " WHERE lower(email) = $1 ORDER BY pending LIMIT 1", 1, p, NULL);
-	html_printf(&b, "<h2>Sentry</h2>");
-	if (r && PQntuples(r) == 1)
-		html_printf(&b, "<p>Organization role: <strong>%s</strong>%s</p><p>Teams: %s</p>", PQgetvalue(r, 0, 0),
-			    PQgetvalue(r, 0, 1)[0] == 't' ? " <span class=\"badge\">invite pending</span>" : "",
-			    *PQgetvalue(r, 0, 2) ? PQgetvalue(r, 0, 2) : "none");
-	else
-		html_printf(&b, "<p class=\"muted\">You are not a member of the Sentry organization (as of the last sync).</p>");
-	PQclear(r);
-	html_printf(&b, "<h2>Why: your Okta groups</h2><p class=\"muted\">The role and teams come from these groups"
-			" (the role mappings of the bridge's config) and from your active grants below.</p><ul>");
-	json_array_foreach(s.groups, i, v)
-		html_printf(&b, "<li>%s</li>", json_string_value(v));
-	if (!json_array_size(s.groups))
-		html_printf(&b, "<li class=\"muted\">no groups</li>");
-	html_printf(&b, "</ul><h2>Active grants</h2>");
-	r = db_exec(c, "SELECT id, kind, coalesce(role, team), approved_by, to_char(ends_at AT TIME ZONE 'UTC',"
-		       " 'YYYY-MM-DD HH24:MI \"UTC\"'), greatest(0, extract(epoch FROM ends_at)::bigint - $2::bigint),"
-		       " coalesce((SELECT reason FROM access_requests q WHERE q.id = g.request_id), '')"
-		       " FROM access_grants g WHERE person = $1 AND status = 'active' ORDER BY ends_at", 2, p, NULL);
-	if (r && PQntuples(r)) {
-		html_printf(&b, "<div class=\"wrap\"><table><tr><th>Grant</th><th>What</th><th>Ends</th><th>Left</th>"
-				"<th>Approved by</th><th>Reason</th></tr>");
-		for (int k = 0; k < PQntuples(r); k++) {
-			char left[32];
-			fmt_left(strtoll(PQgetvalue(r, k, 5), NULL, 10), left, sizeof(left));
-			html_printf(&b, "<tr><td>#%s</td><td>%s %s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-				    PQgetvalue(r, k, 0), PQgetvalue(r, k, 1), PQgetvalue(r, k, 2), PQgetvalue(r, k, 4),
-				    left, PQgetvalue(r, k, 3), PQgetvalue(r, k, 6));
-		}
-		html_printf(&b, "</table></div>");
-	} else {
-		html_printf(&b, "<p class=\"muted\">No active grants.</p>");
-	}
-	PQclear(r);
-	html_printf(&b, "<h2>Pending requests</h2>");
-	r = db_exec(c, "SELECT id, kind, coalesce(role, team), duration_ms / 60000, coalesce(reason, ''),"
-		       " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"')"
-		       " FROM access_requests WHERE requester = $1 AND status = 'pending' ORDER BY id DESC LIMIT 100",
-		    1, p, NULL);
-	if (r && PQntuples(r)) {
-		html_printf(&b, "<div class=\"wrap\"><table><tr><th>Request</th><th>What</th><th>For</th><th>Reason</th>"
-				"<th>Filed</th></tr>");
-		for (int k = 0; k < PQntuples(r); k++)
-			html_printf(&b, "<tr><td>#%s</td><td>%s %s</td><td>%s min</td><td>%s</td><td>%s</td></tr>",
-				    PQgetvalue(r, k, 0), PQgetvalue(r, k, 1), PQgetvalue(r, k, 2), PQgetvalue(r, k, 3),
-				    PQgetvalue(r, k, 4), PQgetvalue(r, k, 5));
-		html_printf(&b, "</table></div>");
-	} else {
-		html_printf(&b, "<p class=\"muted\">No pending requests.</p>");
-	}
-	PQclear(r);
-	page(resp, 200, "My access", &s, buf_str(&b));
-	buf_reset(&b);
-	end(ctx, c, &s);
-	finish(resp);
-}
-
-/* The Approvals page, with an optional message (the outcome of a decision). */
-static void render_approvals(struct http_resp *resp, int status, PGconn *c, const struct csess *sp, const char *msg)
-{
-	const struct csess *ps = sp;
-	struct csess s = *sp; /* shallow: read-only use of the fields */
-	struct buf b;
-	PGresult *r;
-
-	buf_init(&b, PAGE_MAX);
-	if (msg)
-		html_printf(&b, "<p class=\"msg\">%s</p>", msg);
-	html_printf(&b, "<h2>Waiting</h2><p class=\"muted\">Requests of others; the access rules decide whether your"
-			" approval counts.</p>");
-	const char *p[] = {s.email};
-	r = db_exec(c, "SELECT id, requester, kind, coalesce(role, team), duration_ms / 60000, coalesce(reason, ''),"
-		       " approvals_needed, (SELECT count(*) FROM access_approvals a WHERE a.request_id = q.id)"
-		       " FROM access_requests q WHERE status = 'pending' AND requester <> $1 ORDER BY id LIMIT 200",
-		    1, p, NULL);
-	if (r && PQntuples(r)) {
-		html_printf(&b, "<div class=\"wrap\"><table><tr><th>Request</th><th>Who</th><th>What</th><th>For</th>"
-				"<th>Reason</th><th>Approvals</th><th>Decide</th></tr>");
-		for (int k = 0; k < PQntuples(r); k++)
-			html_printf(&b,
-				    "<tr><td>#%s</td><td>%s</td><td>%s %s</td><td>%s min</td><td>%s</td><td>%s/%s</td><td>"
-				    "<form method=\"post\" action=\"/console/approvals/%s\">"
-				    "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
-				    "<input type=\"text\" name=\"reason\" placeholder=\"reason\" aria-label=\"reason\"> "
-				    "<button class=\"primary\" name=\"action\" value=\"approve\">Approve</button> "
-				    "<button name=\"action\" value=\"deny\">Deny</button></form></td></tr>",
-				    PQgetvalue(r, k, 0), PQgetvalue(r, k, 1), PQgetvalue(r, k, 2), PQgetvalue(r, k, 3),
-				    PQgetvalue(r, k, 4), PQgetvalue(r, k, 5), PQgetvalue(r, k, 7), PQgetvalue(r, k, 6),
-				    PQgetvalue(r, k, 0), s.csrf);
-		html_printf(&b, "</table></div>");
-	} else {
-		html_printf(&b, "<p class=\"muted\">Nothing is waiting.</p>");
-	}
-	PQclear(r);
-	html_printf(&b, "<h2>Decided recently</h2>");
-	r = db_exec(c, "SELECT id, requester, kind, coalesce(role, team), status, coalesce(decided_by, ''),"
-		       " coalesce(decision_reason, '') FROM access_requests WHERE status <> 'pending'"
-		       " ORDER BY coalesce(decided_at, created_at) DESC LIMIT 50", 0, NULL, NULL);
-	if (r && PQntuples(r)) {
-		html_printf(&b, "<div class=\"wrap\"><table><tr><th>Request</th><th>Who</th><th>What</th><th>Status</th>"
-				"<th>By</th><th>Reason</th></tr>");
-		for (int k = 0; k < PQntuples(r); k++)
-			html_printf(&b, "<tr><td>#%s</td><td>%s</td><td>%s %s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-				    PQgetvalue(r, k, 0), PQgetvalue(r, k, 1), PQgetvalue(r, k, 2), PQgetvalue(r, k, 3),
-				    PQgetvalue(r, k, 4), PQgetvalue(r, k, 5), PQgetvalue(r, k, 6));
-		html_printf(&b, "</table></div>");
-	} else {
-		html_printf(&b, "<p class=\"muted\">None yet.</p>");
-	}
-	PQclear(r);
-	page(resp, status, "Approvals", ps, buf_str(&b));
-	buf_reset(&b);
-}
-
-static void h_approvals(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
-{
-	struct csess s;
-	PGconn *c;
-
-	(void)arg;
-	if (begin(ctx, req, resp, &c, &s, 0)) {
-		finish(resp);
-		return;
-	}
-	render_approvals(resp, 200, c, &s, NULL);
-	end(ctx, c, &s);
-	finish(resp);
-}
-
-static void h_decide(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
-{
-	struct csess s;
-	PGconn *c;
-	long long id = api_parse_id(http_req_param(req, "id"));
-	char *action = NULL, *reason = NULL;
-	struct access_answer ans = {0};
-	const char *msg;
-
-	(void)arg;
-	if (begin(ctx, req, resp, &c, &s, 0)) {
-		finish(resp);
-		return;
-	}
-	db_release(ctx->db, c); /* access_request_decide takes its own connection */
-	c = NULL;
-	action = form_get(req, "action");
-	reason = form_get(req, "reason");
-	if (id < 0 || !action || (strcmp(action, "approve") && strcmp(action, "deny"))) {
-		error_page(resp, 400, &s, "Bad form", "The form needs a request id and action approve or deny.");
-		goto out;
-	}
-	access_request_decide(ctx, id, action, s.email, reason && *reason ? reason : NULL, "web", &ans);
-	if (ans.status >= 200 && ans.status < 300) {
-		msg = !strcmp(action, "approve") ? "Your approval is recorded." : "The request is denied.";
-	} else {
-		msg = json_string_value(json_object_get(ans.body, "message"));
-		if (!msg)
-			msg = json_string_value(json_object_get(json_object_get(ans.body, "error"), "message"));
-		if (!msg)
-			msg = "The decision was refused.";
-	}
-	c = api_need_db(ctx, resp);
-	if (c)
-		render_approvals(resp, ans.status >= 200 && ans.status < 300 ? 200 : ans.status ? ans.status : 500, c,
-				 &s, msg);
-out:
-	json_decref(ans.body);
-	free(action);
-	free(reason);
-	end(ctx, c, &s);
-	finish(resp);
-}
-
-static void h_sync(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
-{
-	struct csess s;
-	PGconn *c;
-	struct buf b;
-	PGresult *r;
-
-	(void)arg;
-	if (begin(ctx, req, resp, &c, &s, 1)) {
-		finish(resp);
-		return;
-	}
-	buf_init(&b, PAGE_MAX);
-	r = db_exec(c, "SELECT id, trigger, CASE WHEN dry_run THEN 'dry run' ELSE 'apply' END, status,"
-		       " to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'),"
-		       " coalesce(summary::text, ''), coalesce(error, '') FROM sync_runs ORDER BY id DESC LIMIT 50",
-		    0, NULL, NULL);
-	if (r && PQntuples(r)) {
-		html_printf(&b, "<div class=\"wrap\"><table><tr><th>Run</th><th>Trigger</th><th>Mode</th><th>Status</th>"
-				"<th>Started</th><th>Summary</th><th>Error</th></tr>");
-		for (int k = 0; k < PQntuples(r); k++)
-			html_printf(&b, "<tr><td>#%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td><code>%s</code></td>"
-					"<td>%s</td></tr>",
-				    PQgetvalue(r, k, 0), PQgetvalue(r, k, 1), PQgetvalue(r, k, 2), PQgetvalue(r, k, 3),
-				    PQgetvalue(r, k, 4), PQgetvalue(r, k, 5), PQgetvalue(r, k, 6));
-		html_printf(&b, "</table></div>");
-	} else {
-		html_printf(&b, "<p class=\"muted\">No sync runs yet.</p>");
-	}
-	PQclear(r);
-	page(resp, 200, "Sync runs", &s, buf_str(&b));
-	buf_reset(&b);
-	end(ctx, c, &s);
-	finish(resp);
-}
-
-static void h_audit(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
-{
-	struct csess s;
-	PGconn *c;
-	struct buf b;
-	PGresult *r;
-	char *before_s = http_req_query(req, "before");
-	char *target = http_req_query(req, "target"), *action = http_req_query(req, "action");
-	char *etarget = NULL, *eaction = NULL;
-	long long before = before_s ? api_parse_id(before_s) : 0;
-	char bs[24], lim[8];
-	long long last = 0;
-	int k;
-
-	(void)arg;
-	if (begin(ctx, req, resp, &c, &s, 1)) {
-		c = NULL;
-		goto out;
-	}
-	if (before < 0) {
-		error_page(resp, 400, &s, "Bad link", "before must be a positive entry id.");
-		goto out;
-	}
-	etarget = rp_url_encode(target ? target : "");
-	eaction = rp_url_encode(action ? action : "");
-	buf_init(&b, PAGE_MAX);
-	html_printf(&b, "<form method=\"get\" action=\"/console/audit\"><input type=\"text\" name=\"target\" value=\"%s\""
-			" placeholder=\"person or target\" aria-label=\"target\"> <input type=\"text\" name=\"action\""
-			" value=\"%s\" placeholder=\"action, e.g. member.role\" aria-label=\"action\"> <button>Filter</button>"
-			"</form>", target ? target : "", action ? action : "");
-	snprintf(bs, sizeof(bs), "%lld", before);
-	snprintf(lim, sizeof(lim), "%d", AUDIT_PAGE + 1);
-	const char *p[] = {bs, lim, target ? target : "", action ? action : ""};
-	r = db_exec(c, "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), actor, action,"
-		       " coalesce(target, ''), coalesce(reason, '') FROM audit_log"
-		       " WHERE ($1::bigint = 0 OR id < $1::bigint) AND ($3 = '' OR target = $3) AND ($4 = '' OR action = $4)"
-		       " ORDER BY id DESC LIMIT $2::int", 4, p, NULL);
-	if (r && PQntuples(r)) {
-		html_printf(&b, "<div class=\"wrap\"><table><tr><th>#</th><th>When</th><th>Who</th><th>Action</th>"
-				"<th>Target</th><th>Reason</th></tr>");
-		for (k = 0; k < PQntuples(r) && k < AUDIT_PAGE; k++) {
-			html_printf(&b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-				    PQgetvalue(r, k, 0), PQgetvalue(r, k, 1), PQgetvalue(r, k, 2), PQgetvalue(r, k, 3),
-				    PQgetvalue(r, k, 4), PQgetvalue(r, k, 5));
-			last = strtoll(PQgetvalue(r, k, 0), NULL, 10);
-		}
-		html_printf(&b, "</table></div>");
-		if (PQntuples(r) > AUDIT_PAGE)
-			html_printf(&b, "<p><a href=\"/console/audit?before=%l&amp;target=%s&amp;action=%s\">Older entries</a></p>",
-				    last, etarget ? etarget : "", eaction ? eaction : "");
-	} else {
-		html_printf(&b, "<p class=\"muted\">No entries.</p>");
-	}
-	PQclear(r);
-	page(resp, 200, "Audit log", &s, buf_str(&b));
-	buf_reset(&b);
-out:
-	free(before_s);
-	free(target);
-	free(action);
-	free(etarget);
-	free(eaction);
-	end(ctx, c, &s);
-	finish(resp);
-}
-
-/* ---- wiring ------------------------------------------------------------------------------------------ */
 
 int console_routes(struct app *a)
 {
@@ -884,11 +656,27 @@ int console_routes(struct app *a)
 	rc |= router_add(r, "POST", "/console/logout", h_logout, co);
 	rc |= router_add(r, "GET", "/console/signed-out", h_signed_out, co);
 	rc |= router_add(r, "GET", "/console/style.css", h_style, co);
-	rc |= router_add(r, "GET", "/console/", h_my_access, co);
-	rc |= router_add(r, "GET", "/console/approvals", h_approvals, co);
-	rc |= router_add(r, "POST", "/console/approvals/{id}", h_decide, co);
-	rc |= router_add(r, "GET", "/console/sync", h_sync, co);
-	rc |= router_add(r, "GET", "/console/audit", h_audit, co);
+	rc |= router_add(r, "GET", "/console/", con_h_my_access, co);
+	rc |= router_add(r, "GET", "/console/request", con_h_request_form, co);
+	rc |= router_add(r, "POST", "/console/request", con_h_request_post, co);
+	rc |= router_add(r, "POST", "/console/requests/{id}/cancel", con_h_request_cancel, co);
+	rc |= router_add(r, "POST", "/console/grants/{id}/extend", con_h_grant_extend, co);
+	rc |= router_add(r, "GET", "/console/approvals", con_h_approvals, co);
+	rc |= router_add(r, "POST", "/console/approvals/{id}", con_h_decide, co);
+	rc |= router_add(r, "GET", "/console/sync", con_h_sync, co);
+	rc |= router_add(r, "POST", "/console/sync/dry-run", con_h_sync_dry_run, co);
+	rc |= router_add(r, "GET", "/console/sync/apply", con_h_sync_apply_form, co);
+	rc |= router_add(r, "POST", "/console/sync/apply", con_h_sync_apply, co);
+	rc |= router_add(r, "GET", "/console/sync/{id}", con_h_sync_run, co);
+	rc |= router_add(r, "GET", "/console/audit", con_h_audit, co);
+	rc |= router_add(r, "GET", "/console/projects", con_h_projects, co);
+	rc |= router_add(r, "POST", "/console/projects/check", con_h_projects_check, co);
+	rc |= router_add(r, "POST", "/console/projects", con_h_projects_create, co);
+	rc |= router_add(r, "GET", "/console/alerts", con_h_alerts, co);
+	rc |= router_add(r, "POST", "/console/silences", con_h_silence_create, co);
+	rc |= router_add(r, "POST", "/console/silences/{id}/expire", con_h_silence_expire, co);
+	rc |= router_add(r, "GET", "/console/gitlab", con_h_gitlab, co);
+	rc |= router_add(r, "GET", "/console/slack", con_h_slack, co);
 	rc |= router_add(r, "*", "/console/*", h_not_found, co);
 	return rc ? -1 : 0;
 }
