@@ -31,7 +31,7 @@ static void dry_run_form(struct buf *b, const struct csess *s)
 {
 	html_printf(b, "<form class=\"inline\" method=\"post\" action=\"/console/sync/dry-run\">"
 		       "<input type=\"hidden\" name=\"csrf\" value=\"%s\"><button class=\"primary\">Dry run now</button></form> "
-		       "<a href=\"/console/sync/apply\">Apply…</a>",
+		       "<form class=\"inline\" method=\"get\" action=\"/console/sync/apply\"><button>Apply…</button></form>",
 		    s->csrf);
 }
 
@@ -276,7 +276,8 @@ void con_h_sync_run(struct ctx *ctx, struct http_req *req, struct http_resp *res
 	}
 	html_printf(&b, "<p>");
 	if (dry)
-		html_printf(&b, "<a href=\"/console/sync/apply\">Apply…</a> ");
+		html_printf(&b, "<form class=\"inline\" method=\"get\" action=\"/console/sync/apply\"><button>Apply…</button>"
+				"</form> ");
 	html_printf(&b, "<a href=\"/console/audit?run=%s\">Audit entries of this run</a></p>", ids);
 	long long total = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
 	snprintf(off, sizeof(off), "%lld", pg * CHANGES_PAGE);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/bench/console.sh: web console figures of issue #10 (`make bench-console`).
 # Server time (the access log's duration_ms) of My access and of the audit log
-# (first page and a page deep in the log) with SB_BENCH_MEMBERS (20,000) Sentry
+# (first page, a page deep in the log, filtered) with SB_BENCH_MEMBERS (20,000) Sentry
 # members and SB_BENCH_AUDIT (100,000) audit rows in PostgreSQL, SB_BENCH_N
 # (300) requests each, one after the other, signed in through the simulated
 # Okta as an admin. Measurements only.
@@ -64,4 +64,9 @@ echo "== console server time: $members Sentry members, $audit audit rows, releas
 measure "/console/" "My access"
 measure "/console/audit" "Audit log, first page"
 measure "/console/audit?before=$mid" "Audit log, page at the middle"
+measure "/console/audit?person=bench77%40acme.example" "Audit log, filtered by person"
+measure "/console/audit?action=member.role&since=1d" "Audit log, action and since"
 measure "/console/approvals" "Approvals"
+measure "/console/request" "Request access"
+measure "/console/sync" "Sync runs"
+measure "/console/alerts" "Alerts"

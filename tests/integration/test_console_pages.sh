@@ -264,7 +264,7 @@ j victor GET "$URL/console/sync/$dry"
 eq "run page: 200" "$STATUS" 200
 contains "the plan grouped by kind" "$BODY" "<h3>Role changes</h3>"
 contains "carol's change" "$BODY" "carol.chen@acme.example</a></td><td>manager → member</td>"
-contains "an Apply link on a dry run" "$BODY" '<a href="/console/sync/apply">Apply…</a>'
+contains "an Apply button on a dry run" "$BODY" '<form class="inline" method="get" action="/console/sync/apply"><button>Apply…</button></form>'
 j victor GET "$URL/console/sync/apply"
 contains "the confirmation names the latest dry run" "$BODY" "<a href=\"/console/sync/$dry\">#$dry</a>"
 contains "the confirm field" "$BODY" 'name="confirm" value="yes"'
@@ -281,7 +281,7 @@ eq "apply audited with source web" "$(sql "SELECT actor || ' ' || (details->>'so
 	"victor.vega@acme.example web"
 j victor GET "$URL/console/sync/$app"
 contains "applied change shown" "$BODY" "<td>applied</td>"
-not_contains "no Apply link on an applied run" "$BODY" "Apply…</a>"
+not_contains "no Apply button on an applied run" "$BODY" "Apply…</button>"
 # a run refused by a guard, and HTML in a reason (stored as a run would be)
 ref=$(sql "INSERT INTO sync_runs (trigger, dry_run, status, finished_at, plan, summary) VALUES ('schedule', true, 'refused', now(),
 	'{\"refusals\": [\"6 removals exceed sync.guards.max_removals (5) <script>x</script>\"], \"warnings\": []}', '{}') RETURNING id" | head -n 1)
