@@ -32,6 +32,30 @@ static const char *answer_msg(const struct access_answer *a, const char *dflt)
 
 /* ---- My access ------------------------------------------------------------------------------------- */
 
+/* One group of the person and what the rules make of it. */
+static void why_group(struct buf *b, const struct config *cfg, const char *g)
+{
+	int any = 0;
+
+	if (!g)
+		return;
+	html_printf(b, "<li><code>%s</code>", g);
+	for (size_t k = 0; k < cfg->roles.access_groups.n; k++)
+		if (!strcmp(cfg->roles.access_groups.v[k], g)) {
+			html_printf(b, "%saccess group (<code>roles.access_groups</code>): %s", any++ ? "; " : ": ",
+				    config_role_name(cfg->roles.default_role));
+		}
+	for (size_t k = 0; k < cfg->roles.n_mappings; k++)
+		if (!strcmp(cfg->roles.mappings[k].group, g))
+			html_printf(b, "%srole mapping: %s", any++ ? "; " : ": ", config_role_name(cfg->roles.mappings[k].role));
+	for (size_t k = 0; k < cfg->n_teams; k++)
+		if (!strcmp(cfg->teams[k].group, g))
+			html_printf(b, "%steam mapping: team <code>%s</code>", any++ ? "; " : ": ", cfg->teams[k].team);
+	if (!any)
+		html_printf(b, " <span class=\"muted\">(no rule uses it)</span>");
+	html_printf(b, "</li>");
+}
+
 void con_h_my_access(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
 {
 	struct csess s;
@@ -63,11 +87,14 @@ void con_h_my_access(struct ctx *ctx, struct http_req *req, struct http_resp *re
 		html_printf(&b, "<p class=\"muted\">You are not a member of the Sentry organization (as of the last sync).</p>");
 	PQclear(r);
 	html_printf(&b, "<h2>Why: your Okta groups</h2><p class=\"muted\">The role and teams come from these groups"
-			" (the role mappings of the bridge's config) and from your active grants below.</p><ul>");
+			" through the bridge's rules, and from your active grants below.</p><ul>");
 	json_array_foreach(s.groups, i, v)
-		html_printf(&b, "<li>%s</li>", json_string_value(v));
+		why_group(&b, ctx->cfg, json_string_value(v));
 	if (!json_array_size(s.groups))
 		html_printf(&b, "<li class=\"muted\">no groups</li>");
+	for (size_t k = 0; k < ctx->cfg->roles.owners.n; k++)
+		if (!strcasecmp(ctx->cfg->roles.owners.v[k], s.email))
+			html_printf(&b, "<li>you are listed in <code>roles.owners</code>: owner</li>");
 	html_printf(&b, "</ul><h2>Active grants</h2>");
 	r = db_exec(c, "SELECT id, kind, coalesce(role, team), approved_by, to_char(ends_at AT TIME ZONE 'UTC',"
 		       " 'YYYY-MM-DD HH24:MI \"UTC\"'), greatest(0, extract(epoch FROM ends_at)::bigint - $2::bigint),"

@@ -191,6 +191,9 @@ contains "the pending request with its reason escaped" "$BODY" "$XSS_ESC &amp; &
 not_contains "no raw script on My access" "$BODY" "$XSS"
 contains "a Cancel button" "$BODY" "action=\"/console/requests/$rq1/cancel\""
 contains "a Request access link" "$BODY" 'href="/console/request"'
+contains "why: the access group and its role" "$BODY" "<li><code>okta-sentry-member-users</code>: access group (<code>roles.access_groups</code>): member</li>"
+j victor GET "$URL/console/"
+contains "why: a role mapping" "$BODY" "<code>okta-sentry-admin-users</code>: role mapping: manager</li>"
 j bob GET "$URL/console/?msg=%3Cb%3Eanything%3C%2Fb%3E"
 not_contains "a made-up notice is not shown" "$BODY" "anything"
 j victor GET "$URL/console/approvals"
