@@ -189,6 +189,13 @@ static void ask(struct ctx *ctx, struct http_req *req, struct http_resp *resp, i
 		html_printf(&pre, "<p class=\"msg\">Created the project <code>%s</code> in team <code>%s</code>%s.</p>",
 			    json_string_value(json_object_get(pj, "slug")), json_string_value(json_object_get(pj, "team")),
 			    json_is_true(json_object_get(ans, "team_created")) ? " (a new team)" : "");
+		if (json_string_value(json_object_get(pj, "slug"))) {
+			char *target = NULL;
+			if (asprintf(&target, "project:%s", json_string_value(json_object_get(pj, "slug"))) >= 0) {
+				con_audit_link(&pre, &s, target, "The audit entry");
+				free(target);
+			}
+		}
 		decision_html(&pre, &s, &f, ans, 200, 0);
 		f = (struct pform){0};
 		render(ctx, resp, 200, &s, &f, buf_str(&pre));
