@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "policies/policy_access.h"
 #include "scheduler.h"
+#include "slack_access.h"
 #include "sso/okta_client.h"
 #include "sync.h"
 
@@ -179,6 +180,24 @@ static int team_exists(struct ctx *ctx, const char *team, struct err *e)
 	for (size_t i = 0; !rc && i < n; i++)
 		found |= !strcmp(teams[i].slug, team);
 	sentry_teams_free(teams, n);
+	sentry_client_free(sc);
+	return rc ? -1 : found;
+}
+
+/* Is email an admin of team in Sentry (team role admin)? Read from Sentry
+ * when the rule lets team admins approve. 1, 0, -1 with e. */
+static int is_team_admin(struct ctx *ctx, const char *team, const char *email, struct err *e)
+{
+	struct sentry_client *sc = sentry_client_new(ctx->cfg, ctx->log, ctx->metrics, e);
+	if (!sc)
+		return -1;
+	char **admins = NULL;
+	size_t n = 0;
+	int rc = sentry_team_admins(sc, team, &admins, &n, e);
+	int found = 0;
+	for (size_t i = 0; !rc && i < n; i++)
+		found |= !strcasecmp(admins[i], email);
+	sentry_ids_free(admins, n);
 	sentry_client_free(sc);
 	return rc ? -1 : found;
 }
@@ -362,6 +381,8 @@ int access_request_create(struct ctx *ctx, const char *person, const char *kind,
 	    (grant_create(c, id, "auto-approve", &e) || audit(c, ctx, "auto-approve", "access.approve", id,
 							      "an access_requests.auto_approve rule matched", source, &e)))
 		goto fail;
+	if (access_notify_filed(c, cfg, id, v.auto_approved, source, &e))
+		goto fail;
 	if (db_commit(c, &e))
 		goto fail;
 	metrics_add(ctx->metrics, "sb_access_requests_total", 1, "result", v.auto_approved ? "auto_approved" : "pending",
@@ -417,6 +438,9 @@ int access_request_decide(struct ctx *ctx, long long id, const char *action, con
 		goto done;
 	}
 	const char *requester = PQgetvalue(r, 0, 0), *status = PQgetvalue(r, 0, 4);
+	const char *rteam = !strcmp(PQgetvalue(r, 0, 1), "team") ? PQgetvalue(r, 0, 3) : NULL;
+	const char *admin_of[1] = {rteam};
+	bool completed = false;
 	int rule = atoi(PQgetvalue(r, 0, 5)), need = atoi(PQgetvalue(r, 0, 6));
 	const char *gstatus = PQgetisnull(r, 0, 7) ? NULL : PQgetvalue(r, 0, 7);
 	int admin = !strcmp(byl, "admin-token");
@@ -444,7 +468,11 @@ int access_request_decide(struct ctx *ctx, long long id, const char *action, con
 		if (!admin) {
 			int prc = person_load(ctx, c, byl, &who, &e);
 			struct access_person ap = {.email = who.email, .groups = who.names, .ngroups = who.ngroups};
-			if (prc || (!policy_access_is_approver(cfg, rule, &ap) && strcasecmp(byl, requester))) {
+			if (!prc && policy_access_rule_team_admins(cfg, rule, rteam) && is_team_admin(ctx, rteam, byl, &e) == 1) {
+				ap.admin_of = admin_of;
+				ap.nadmin_of = 1;
+			}
+			if (prc || (!policy_access_is_approver_for(cfg, rule, rteam, &ap) && strcasecmp(byl, requester))) {
 				answer_error(out, 403, "forbidden", "by",
 					     "only an approver of this request, the holder or the admin token may revoke it");
 				goto done;
@@ -468,9 +496,21 @@ int access_request_decide(struct ctx *ctx, long long id, const char *action, con
 	} else { /* approve, deny */
 		int approve = !strcmp(action, "approve");
 		if (strcmp(status, "pending")) {
-			answer_error(out, 409, "conflict", NULL,
-				     !strcmp(status, "approved") ? "this request is already approved"
-								 : "this request is already decided");
+			/* A repeated click of the same person: say so plainly. */
+			const char *pa[] = {ids, byl};
+			PGresult *mine = approve ? db_exec(c,
+							    "SELECT 1 FROM access_approvals WHERE request_id = $1::bigint"
+							    " AND approver = $2",
+							    2, pa, &e)
+						 : NULL;
+			bool again = mine && PQntuples(mine) > 0;
+			PQclear(mine);
+			char msg[200];
+			if (again)
+				snprintf(msg, sizeof msg, "this request is already approved by you");
+			else
+				snprintf(msg, sizeof msg, "this request is already %s", status);
+			answer_error(out, 409, again ? "already_approved_by_you" : "conflict", NULL, msg);
 			goto done;
 		}
 		if (!admin) {
@@ -485,6 +525,18 @@ int access_request_decide(struct ctx *ctx, long long id, const char *action, con
 		struct access_ask ask = {.kind = !strcmp(PQgetvalue(r, 0, 1), "role") ? CONFIG_REQUEST_ROLE
 										 : CONFIG_REQUEST_TEAM};
 		struct access_person ap = {.email = who.email, .groups = who.names, .ngroups = who.ngroups};
+		ask.team = rteam;
+		if (!admin && policy_access_rule_team_admins(cfg, rule, rteam)) {
+			int ta = is_team_admin(ctx, rteam, byl, &e);
+			if (ta < 0) {
+				answer_error(out, 502, "upstream", NULL, e.msg);
+				goto done;
+			}
+			if (ta) {
+				ap.admin_of = admin_of;
+				ap.nadmin_of = 1;
+			}
+		}
 		PGresult *ar = db_exec(c, "SELECT approver FROM access_approvals WHERE request_id = $1::bigint", 1, pid, &e);
 		if (!ar)
 			goto dberr;
@@ -513,6 +565,7 @@ int access_request_decide(struct ctx *ctx, long long id, const char *action, con
 				   3, p, &e) ||
 			    audit(c, ctx, byl, "access.approve", id, reason, source, &e))
 				goto dberr;
+			completed = av.complete;
 			if (av.complete) {
 				const char *p2[] = {ids, byl, reason};
 				if (db_run(c,
@@ -536,7 +589,7 @@ int access_request_decide(struct ctx *ctx, long long id, const char *action, con
 				goto dberr;
 		}
 	}
-	if (db_commit(c, &e))
+	if (access_notify_decided(c, cfg, id, action, byl, completed, &e) || db_commit(c, &e))
 		goto dberr;
 	metrics_add(ctx->metrics, "sb_access_decisions_total", 1, "action", action, NULL);
 	out->status = 200;
@@ -671,7 +724,8 @@ long access_expire_due(struct ctx *ctx, struct err *e)
 		long long id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
 		const char *status = PQgetvalue(r, i, 2);
 		if (audit(c, ctx, "bridge", !strcmp(status, "expired") ? "access.expire" : "access.revoke", id,
-			  PQgetvalue(r, i, 3), "schedule", e))
+			  PQgetvalue(r, i, 3), "schedule", e) ||
+		    access_notify_decided(c, cfg, id, !strcmp(status, "expired") ? "expire" : "revoke", "bridge", false, e))
 			goto fail;
 		json_t *pl = json_pack("{s:s}", "email", PQgetvalue(r, i, 1));
 		char *pt = pl ? json_dumps(pl, JSON_COMPACT) : NULL;
@@ -684,20 +738,24 @@ long access_expire_due(struct ctx *ctx, struct err *e)
 		if (!strcmp(status, "expired"))
 			metrics_observe(ctx->metrics, "sb_access_expiry_lag_seconds", atof(PQgetvalue(r, i, 4)), NULL);
 	}
-	/* Warn holders shortly before the end (Slack notices come with the Slack work: logged for now). */
+	/* Warn holders shortly before the end: logged, and a Slack DM with an Extend button (slack_access.c). */
 	if (cfg->access_requests.expiry_warning_ms > 0) {
 		char ms[32];
 		snprintf(ms, sizeof ms, "%lld", (long long)cfg->access_requests.expiry_warning_ms);
 		const char *p[] = {ms};
 		w = db_exec(c,
 			    "UPDATE access_grants SET warned_at = now() WHERE status = 'active' AND warned_at IS NULL"
-			    " AND ends_at <= now() + $1::bigint * interval '1 millisecond' RETURNING id, person, ends_at",
+			    " AND ends_at <= now() + $1::bigint * interval '1 millisecond' RETURNING id, person, ends_at,"
+			    " request_id",
 			    1, p, e);
 		if (!w)
 			goto fail;
-		for (int i = 0; i < PQntuples(w); i++)
+		for (int i = 0; i < PQntuples(w); i++) {
 			log_info(ctx->log, MOD, ctx->request_id, "access grant ends soon", "#grant", PQgetvalue(w, i, 0),
 				 "person", PQgetvalue(w, i, 1), "ends_at", PQgetvalue(w, i, 2), NULL);
+			if (access_notify_warning(c, cfg, strtoll(PQgetvalue(w, i, 3), NULL, 10), e))
+				goto fail;
+		}
 	}
 	if (db_commit(c, e))
 		goto fail;
@@ -774,7 +832,8 @@ int access_register(struct ctx *ctx, struct jobs *q, struct sched *s)
 			 "Grants ended by the bridge (expired or holder no longer active).");
 	metrics_describe(ctx->metrics, "sb_access_expiry_lag_seconds", METRIC_HISTOGRAM,
 			 "How long after ends_at a grant was ended.");
-	if (jobs_register(q, "access.apply", job_apply, NULL) || jobs_register(q, "access.expire", job_expire, NULL))
+	if (jobs_register(q, "access.apply", job_apply, NULL) || jobs_register(q, "access.expire", job_expire, NULL) ||
+	    slack_access_register(ctx, q, s))
 		return -1;
 	if (!ctx->cfg->access_requests.enabled)
 		return 0;

@@ -19,6 +19,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
+#include "slack_access.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -69,6 +70,10 @@ static enum job_result job_slack(struct ctx *ctx, const struct job *job, void *a
 		goto out;
 	}
 	p = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+	if (slack_access_handles(ctx->cfg, p)) { /* access requests: commands, buttons, the Deny modal */
+		res = slack_access_handle(ctx, c, id, p, e);
+		goto out;
+	}
 	const json_t *act = json_array_get(json_object_get(p, "actions"), 0);
 	const char *action_id = json_string_value(json_object_get(act, "action_id"));
 	const char *block_id = json_string_value(json_object_get(act, "block_id"));

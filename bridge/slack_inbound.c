@@ -17,6 +17,9 @@
  * Slack's 3 s); a slow or failing Sentry gets the person a clear ephemeral
  * message instead of a hang.
  *
+ * The bridge's slash command and the access-request modals are
+ * bridge/slack_access.c's.
+ *
  * A bridge button click is stored in the inbox (source "slack", keyed by the
  * payload's trigger_id) with the job "inbox.slack", and acknowledged at once
  * with an empty 200; the job acts (bridge/slack_actions.c).
@@ -31,6 +34,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
+#include "slack_access.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -196,7 +200,9 @@ static void h_interactions(struct ctx *ctx, struct http_req *req, struct http_re
 	const json_t *act = json_array_get(json_object_get(p, "actions"), 0);
 	const char *action_id = json_string_value(json_object_get(act, "action_id"));
 	const char *prefix = ctx->cfg->slack.action_id_prefix;
-	bool ours = type && !strcmp(type, "block_actions") && action_id && !strncmp(action_id, prefix, strlen(prefix));
+	bool view = slack_access_owns_view(ctx->cfg, p); /* our modals: view_submission, view_closed */
+	bool ours = view || (type && !strcmp(type, "block_actions") && action_id &&
+			     !strncmp(action_id, prefix, strlen(prefix)));
 	if (!ours) {
 		forward(ctx, req, resp, "action");
 		goto out;
@@ -206,7 +212,8 @@ static void h_interactions(struct ctx *ctx, struct http_req *req, struct http_re
 	char ext[256];
 	snprintf(ext, sizeof ext, "%.120s:%.60s", trigger ? trigger : "no-trigger", ats ? ats : "");
 	char kind[128];
-	snprintf(kind, sizeof kind, "block_actions.%.100s", action_id);
+	snprintf(kind, sizeof kind, "%.30s.%.90s", type,
+		 view ? json_string_value(json_object_get(json_object_get(p, "view"), "callback_id")) : action_id);
 	PGconn *c = api_need_db(ctx, resp);
 	if (!c)
 		goto out;
@@ -268,8 +275,8 @@ static void h_commands(struct ctx *ctx, struct http_req *req, struct http_resp *
 		http_resp_error(resp, 400, "bad_request", "missing command=");
 		return;
 	}
-	if (!strcmp(cmd, ctx->cfg->slack.slash_command))
-		ephemeral(resp, "This command belongs to the bridge, which does not offer it yet.");
+	if (slack_access_owns_command(ctx->cfg, cmd))
+		slack_access_command(ctx, req, resp);
 	else
 		forward(ctx, req, resp, "commands");
 	free(cmd);

@@ -136,12 +136,34 @@ void policy_access_check(const struct config *cfg, const struct access_person *r
 	       "no approver rule covers this request (access_requests.approvers)");
 }
 
-bool policy_access_is_approver(const struct config *cfg, int approver_rule, const struct access_person *person)
+bool policy_access_rule_team_admins(const struct config *cfg, int approver_rule, const char *team)
+{
+	const struct config_access_requests *ar = &cfg->access_requests;
+	if (approver_rule < 0 || (size_t)approver_rule >= ar->n_approvers || !team || !*team)
+		return false;
+	const struct config_approver_rule *r = &ar->approvers[approver_rule];
+	return r->team_admins && r->kind == CONFIG_REQUEST_TEAM;
+}
+
+bool policy_access_is_approver_for(const struct config *cfg, int approver_rule, const char *team,
+				   const struct access_person *person)
 {
 	const struct config_access_requests *ar = &cfg->access_requests;
 	if (approver_rule < 0 || (size_t)approver_rule >= ar->n_approvers || !person || !person->email)
 		return false;
-	return in_any_group(person, &ar->approvers[approver_rule].groups);
+	if (in_any_group(person, &ar->approvers[approver_rule].groups))
+		return true;
+	if (!policy_access_rule_team_admins(cfg, approver_rule, team))
+		return false;
+	for (size_t i = 0; person->admin_of && i < person->nadmin_of; i++)
+		if (person->admin_of[i] && !strcmp(person->admin_of[i], team))
+			return true;
+	return false;
+}
+
+bool policy_access_is_approver(const struct config *cfg, int approver_rule, const struct access_person *person)
+{
+	return policy_access_is_approver_for(cfg, approver_rule, NULL, person);
 }
 
 void policy_access_can_approve(const struct config *cfg, const struct access_ask *ask, const char *requester_email,
@@ -149,7 +171,6 @@ void policy_access_can_approve(const struct config *cfg, const struct access_ask
 			       size_t n_approved, const struct access_person *approver,
 			       struct access_approval_verdict *v)
 {
-	(void)ask;
 	memset(v, 0, sizeof *v);
 	if (!approver || !approver->email || !*approver->email) {
 		snprintf(v->problem, sizeof v->problem, "the approval names no approver");
@@ -159,7 +180,8 @@ void policy_access_can_approve(const struct config *cfg, const struct access_ask
 		snprintf(v->problem, sizeof v->problem, "%s cannot approve their own request", approver->email);
 		return;
 	}
-	if (!policy_access_is_approver(cfg, approver_rule, approver)) {
+	if (!policy_access_is_approver_for(cfg, approver_rule,
+					   ask && ask->kind == CONFIG_REQUEST_TEAM ? ask->team : NULL, approver)) {
 		snprintf(v->problem, sizeof v->problem, "%s is not an approver of this request (access_requests.approvers)",
 			 approver->email);
 		return;

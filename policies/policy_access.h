@@ -16,8 +16,9 @@
  *  - the first matching auto_approve rule (kind, requester group, team,
  *    max_role, max_duration) approves without a person;
  *  - otherwise the first matching approvers rule (kind, teams) decides: its
- *    groups' members approve, never the requester, each person once, and
- *    `approvals` distinct approvals complete the request.
+ *    groups' members approve (and, with team_admins on a team rule, the
+ *    admins of the requested Sentry team), never the requester, each person
+ *    once, and `approvals` distinct approvals complete the request.
  */
 #ifndef SB_POLICY_ACCESS_H
 #define SB_POLICY_ACCESS_H
@@ -32,6 +33,8 @@ struct access_person {
 	const char *email;
 	const char *const *groups; /* the person's Okta group names */
 	size_t ngroups;
+	const char *const *admin_of; /* Sentry teams where the person has the team role admin (may be NULL) */
+	size_t nadmin_of;
 };
 
 struct access_ask {
@@ -73,7 +76,16 @@ void policy_access_can_approve(const struct config *cfg, const struct access_ask
 			       size_t n_approved, const struct access_person *approver,
 			       struct access_approval_verdict *v);
 
-/* May person decide (approve or deny) requests of approver_rule at all? */
+/* May person decide (approve or deny) requests of approver_rule at all?
+ * Group members only: team admins need the team (see the next one). */
 bool policy_access_is_approver(const struct config *cfg, int approver_rule, const struct access_person *person);
+
+/* The same for a request about team (NULL for role requests): also true for
+ * an admin of that team (person->admin_of) when the rule has team_admins. */
+bool policy_access_is_approver_for(const struct config *cfg, int approver_rule, const char *team,
+				   const struct access_person *person);
+
+/* Does approver_rule let the admins of team approve (team_admins on a team rule)? */
+bool policy_access_rule_team_admins(const struct config *cfg, int approver_rule, const char *team);
 
 #endif

@@ -1276,3 +1276,55 @@ out:
 	free(body);
 	return rc;
 }
+
+/* ---- team admins (access requests, issue 9) ------------------------------ */
+
+struct admins_acc {
+	char **v;
+	size_t n, cap;
+};
+
+static int admins_page(json_t *arr, void *ctx, struct err *e)
+{
+	struct admins_acc *a = ctx;
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const json_t *o = json_array_get(arr, i);
+		const char *role = json_string_value(json_object_get(o, "teamRole"));
+		const char *email = json_string_value(json_object_get(o, "email"));
+		if (!role || strcmp(role, "admin") || !email || !*email)
+			continue;
+		if (grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v) || !(a->v[a->n] = strdup(email)))
+			return err_set(e, -1, "sentry: team admins: out of memory");
+		a->n++;
+	}
+	return 0;
+}
+
+int sentry_team_admins(struct sentry_client *c, const char *team, char ***emails, size_t *n, struct err *e)
+{
+	struct admins_acc a = {0};
+	char *prefix = NULL, *enc = NULL;
+	int rc = -1;
+	if (!c || !team || !*team || !emails || !n)
+		return err_set(e, -1, "sentry: team admins: NULL argument");
+	*emails = NULL;
+	*n = 0;
+	if (!(enc = url_enc(team)) ||
+	    asprintf(&prefix, "%s/api/0/teams/%s/%s/members/?per_page=" SENTRY_PER_PAGE, c->base, c->org, enc) < 0) {
+		prefix = NULL;
+		err_set(e, -1, "sentry: out of memory");
+		goto out;
+	}
+	if (get_all(c, prefix, "GET /api/0/teams/{org}/{team}/members/", "team members", admins_page, &a, e))
+		goto out;
+	*emails = a.v;
+	*n = a.n;
+	a.v = NULL;
+	a.n = 0;
+	rc = 0;
+out:
+	sentry_ids_free(a.v, a.n);
+	free(prefix);
+	free(enc);
+	return rc;
+}

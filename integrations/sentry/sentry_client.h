@@ -116,6 +116,11 @@ int sentry_delete_team(struct sentry_client *c, const char *slug, struct sentry_
 int sentry_create_project(struct sentry_client *c, const char *team, const char *name, const char *slug,
 			  const char *platform, struct sentry_result *res, struct err *e);
 
+/* The e-mails of the members with the team role admin in team (GET
+ * /api/0/teams/{org}/{team}/members/, teamRole, all pages). Free with
+ * sentry_ids_free. 0 or -1 with e (a 404 for an unknown team is an error). */
+int sentry_team_admins(struct sentry_client *c, const char *team, char ***emails, size_t *n, struct err *e);
+
 void sentry_members_free(struct sentry_member *v, size_t n);
 void sentry_teams_free(struct sentry_team *v, size_t n);
 void sentry_projects_free(struct sentry_project *v, size_t n);

@@ -148,6 +148,82 @@ START_TEST(disabled_refuses)
 }
 END_TEST
 
+/* team_admins: the admins of the requested Sentry team approve team requests
+ * of that team (besides the rule's groups), never their own, never a role. */
+static const char YAML_TA[] =
+    "sentry: { base_url: \"https://sentry.example\", organization: acme, token_env: SB_TEST_ACCESS_TOKEN }\n"
+    "roles:\n"
+    "  access_groups: [sentry-users]\n"
+    "access_requests:\n"
+    "  enabled: true\n"
+    "  any_team: true\n"
+    "  approvers:\n"
+    "    - { kind: role, groups: [sentry-approvers] }\n"
+    "    - { kind: team, teams: [payments], team_admins: true }\n"
+    "    - { kind: team, groups: [sentry-approvers], team_admins: true, approvals: 2 }\n";
+
+START_TEST(team_admins_table)
+{
+	setenv("SB_TEST_ACCESS_TOKEN", "t0k3n", 1);
+	struct config *c = NULL;
+	struct config_errors ce = {0};
+	ck_assert_msg(config_from_string(YAML_TA, "ta.yaml", &c, &ce) == 0, "config: %s", ce.n ? ce.msgs[0] : "?");
+	config_errors_free(&ce);
+	static const char *const pay[] = {"payments"}, *const obs[] = {"observability"}, *const both[] = {"observability",
+													     "payments"};
+	static const struct {
+		const char *name;
+		const char *approver;
+		const char *const *admin_of;
+		size_t nadmin;
+		const char *group;   /* the approver's one Okta group */
+		int kind;            /* 0 role, 1 team */
+		const char *team;
+		const char *already; /* an earlier approver, or NULL */
+		int ok, complete;
+		const char *problem;
+	} t[] = {
+	    {"payments admin approves payments", "pa@acme.example", pay, 1, "sentry-users", 1, "payments", NULL, 1, 1, NULL},
+	    {"observability admin does not approve payments", "oa@acme.example", obs, 1, "sentry-users", 1, "payments", NULL, 0, 0, "not an approver"},
+	    {"admin of both approves payments", "ba@acme.example", both, 2, "sentry-users", 1, "payments", NULL, 1, 1, NULL},
+	    {"no admin rights, no group", "u2@acme.example", NULL, 0, "sentry-users", 1, "payments", NULL, 0, 0, "not an approver"},
+	    {"rule without groups: approvers group does not count", "ap@acme.example", NULL, 0, "sentry-approvers", 1, "payments", NULL, 0, 0, "not an approver"},
+	    {"team admin never approves own request", "u@acme.example", pay, 1, "sentry-users", 1, "payments", NULL, 0, 0, "own request"},
+	    {"team admin of a role request: no", "pa@acme.example", pay, 1, "sentry-users", 0, NULL, NULL, 0, 0, "not an approver"},
+	    {"observability admin: first of two", "oa@acme.example", obs, 1, "sentry-users", 1, "observability", NULL, 1, 0, NULL},
+	    {"group member completes after an admin", "ap@acme.example", NULL, 0, "sentry-approvers", 1, "observability", "oa@acme.example", 1, 1, NULL},
+	    {"the same admin twice", "oa@acme.example", obs, 1, "sentry-users", 1, "observability", "oa@acme.example", 0, 0, "already approved"},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct access_person requester = P("u@acme.example", "sentry-users");
+		struct access_ask ask = {.kind = t[i].kind ? CONFIG_REQUEST_TEAM : CONFIG_REQUEST_ROLE,
+					 .role = CONFIG_ROLE_MANAGER,
+					 .team = t[i].team,
+					 .team_exists = true,
+					 .reason = "x"};
+		struct access_verdict fv;
+		policy_access_check(c, &requester, &ask, &fv);
+		ck_assert_msg(fv.ok, "%s: filing refused: %s", t[i].name, fv.problem);
+		const char *g[] = {t[i].group};
+		struct access_person ap = {.email = t[i].approver, .groups = g, .ngroups = 1, .admin_of = t[i].admin_of,
+					   .nadmin_of = t[i].nadmin};
+		const char *by[] = {t[i].already};
+		struct access_approval_verdict v;
+		policy_access_can_approve(c, &ask, "u@acme.example", fv.approver_rule, fv.approvals_needed,
+					  t[i].already ? by : NULL, t[i].already ? 1 : 0, &ap, &v);
+		ck_assert_msg(v.ok == (t[i].ok != 0), "%s: ok %d (%s)", t[i].name, v.ok, v.problem);
+		ck_assert_msg(v.complete == (t[i].complete != 0), "%s: complete %d", t[i].name, v.complete);
+		if (t[i].problem)
+			ck_assert_msg(strstr(v.problem, t[i].problem), "%s: problem \"%s\"", t[i].name, v.problem);
+	}
+	ck_assert(policy_access_rule_team_admins(c, 1, "payments"));
+	ck_assert(!policy_access_rule_team_admins(c, 0, "payments"));
+	ck_assert(!policy_access_rule_team_admins(c, 1, NULL));
+	ck_assert(!policy_access_rule_team_admins(c, 9, "payments"));
+	config_free(c);
+}
+END_TEST
+
 Suite *access_suite(void)
 {
 	Suite *s = suite_create("access");
@@ -155,6 +231,7 @@ Suite *access_suite(void)
 	tcase_add_test(tc, request_rules_table);
 	tcase_add_test(tc, approval_rules);
 	tcase_add_test(tc, disabled_refuses);
+	tcase_add_test(tc, team_admins_table);
 	suite_add_tcase(s, tc);
 	return s;
 }
