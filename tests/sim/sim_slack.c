@@ -17,6 +17,21 @@
  * chat.postMessage one message per second per channel. The limits can be
  * changed with POST /slack/_sim/config.
  *
+ * Modals: views.open exchanges a trigger_id the way Slack does: only one
+ * Slack issued (here: POST /slack/_sim/triggers, the trigger of a click or
+ * command a test is about to send), once (exchanged_trigger_id), within 3 s
+ * (expired_trigger_id); unknown ones are invalid_trigger_id.
+ * POST /slack/_sim/view_submission {"view_id", "user_id", "values":
+ * {"<action_id>": "text"}} builds the view_submission payload Slack would
+ * send for that modal (state.values by block_id and action_id, a fresh
+ * trigger_id) for the test to sign and post; GET /slack/_sim/views lists
+ * the opened modals.
+ *
+ * response_url: POST /slack/response/<id> (the URL a test puts in a slash
+ * command) records the message as if shown to the person, under the
+ * "channel" resp:<id>; like Slack, one URL takes at most 5 messages
+ * (then 404 used_url).
+ *
  * Control (not part of Slack): /slack/_sim/messages (GET: every message
  * with its replies, updates and metadata; DELETE: forget messages and rate
  * windows), /slack/_sim/channels and /slack/_sim/users (POST one object or
@@ -50,6 +65,17 @@ struct sl_message {
 	bool ephemeral;
 };
 
+struct sl_trigger {
+	char *id, *user;
+	int64_t issued_ms;
+	bool used;
+};
+
+struct sl_view {
+	char *id, *user;
+	json_t *view;
+};
+
 struct sl_window {
 	char method[48];
 	int64_t start_ms;
@@ -71,6 +97,12 @@ static struct {
 	long tier[5];          /* per-minute limits by tier */
 	int64_t per_channel_ms;
 	uint64_t ts_seq;
+	struct sl_trigger *trig;
+	size_t ntrig, captrig;
+	struct sl_view *views;
+	size_t nviews, capviews;
+	uint64_t trig_seq, view_seq;
+	json_t *resp_uses; /* response_url id -> uses */
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void *grow(void *p, size_t *cap, size_t need, size_t size)
@@ -530,6 +562,180 @@ static int m_history(const json_t *a, struct sim_response *resp)
 	return 0;
 }
 
+/* A trigger_id Slack would put in an interaction payload: "<sec>.<seq>.<hex>". */
+static const char *issue_trigger(const char *user)
+{
+	struct sl_trigger *v = grow(S.trig, &S.captrig, S.ntrig + 1, sizeof *v);
+	if (!v)
+		return NULL;
+	S.trig = v;
+	struct sl_trigger *t = &v[S.ntrig++];
+	int64_t now = sim_now_ms();
+	uint64_t seq = ++S.trig_seq;
+	t->id = sim_asprintf("%lld.%llu.%08llx", (long long)(now / 1000), (unsigned long long)seq,
+			     (unsigned long long)((seq * 2654435761u) & 0xffffffffu));
+	t->user = user ? sim_strdup(user) : NULL;
+	t->issued_ms = now;
+	t->used = false;
+	return t->id;
+}
+
+static int m_views_open(const json_t *a, struct sim_response *resp)
+{
+	const char *tid = arg(a, "trigger_id");
+	if (!tid)
+		return fail(resp, "invalid_arguments");
+	struct sl_trigger *t = NULL;
+	for (size_t i = 0; i < S.ntrig && !t; i++)
+		if (!strcmp(S.trig[i].id, tid))
+			t = &S.trig[i];
+	if (!t)
+		return fail(resp, "invalid_trigger_id");
+	if (t->used)
+		return fail(resp, "exchanged_trigger_id");
+	if (sim_now_ms() - t->issued_ms > 3000)
+		return fail(resp, "expired_trigger_id");
+	const json_t *vj = json_object_get(a, "view");
+	json_t *view = json_is_string(vj) ? json_loads(json_string_value(vj), 0, NULL) : json_deep_copy(vj);
+	const char *type = json_string_value(json_object_get(view, "type"));
+	const json_t *blocks = json_object_get(view, "blocks");
+	if (!json_is_object(view) || !type || strcmp(type, "modal") || !json_is_object(json_object_get(view, "title")) ||
+	    !json_is_array(blocks) || json_array_size(blocks) > 100) {
+		json_decref(view);
+		return fail(resp, "invalid_arguments");
+	}
+	char *vt = json_dumps(view, JSON_COMPACT);
+	size_t vlen = vt ? strlen(vt) : 0;
+	free(vt);
+	if (vlen > 250 * 1024) {
+		json_decref(view);
+		return fail(resp, "view_too_large");
+	}
+	t->used = true;
+	struct sl_view *v = grow(S.views, &S.capviews, S.nviews + 1, sizeof *v);
+	if (!v) {
+		json_decref(view);
+		return -1;
+	}
+	S.views = v;
+	struct sl_view *w = &v[S.nviews++];
+	w->id = sim_asprintf("V%09llu", (unsigned long long)++S.view_seq);
+	w->user = t->user ? sim_strdup(t->user) : NULL;
+	json_object_set_new(view, "id", json_string(w->id));
+	json_object_set_new(view, "team_id", json_string("T0ACME"));
+	json_object_set_new(view, "state", json_pack("{s:{}}", "values"));
+	json_object_set_new(view, "hash", json_string(w->id + 1));
+	json_object_set_new(view, "root_view_id", json_string(w->id));
+	if (!json_is_string(json_object_get(view, "callback_id")))
+		json_object_set_new(view, "callback_id", json_string(""));
+	if (!json_is_string(json_object_get(view, "private_metadata")))
+		json_object_set_new(view, "private_metadata", json_string(""));
+	w->view = view;
+	ok_json(resp, json_pack("{s:O}", "view", view));
+	return 0;
+}
+
+/* The view_submission payload of an opened modal with the given input values. */
+static int view_submission(const json_t *body, struct sim_response *resp)
+{
+	const char *vid = json_string_value(json_object_get(body, "view_id"));
+	const char *uid = json_string_value(json_object_get(body, "user_id"));
+	const json_t *values = json_object_get(body, "values");
+	struct sl_view *w = NULL;
+	for (size_t i = 0; vid && i < S.nviews && !w; i++)
+		if (!strcmp(S.views[i].id, vid))
+			w = &S.views[i];
+	if (!w || !uid) {
+		sim_resp_json(resp, 404, json_pack("{s:s}", "error", "no such view (view_id) or no user_id"));
+		return 0;
+	}
+	const struct sl_user *u = NULL;
+	for (size_t i = 0; i < S.nus && !u; i++)
+		if (!strcmp(S.us[i].id, uid))
+			u = &S.us[i];
+	json_t *state = json_object();
+	const json_t *blocks = json_object_get(w->view, "blocks");
+	for (size_t i = 0; i < json_array_size(blocks); i++) {
+		const json_t *b = json_array_get(blocks, i);
+		if (strcmp(json_string_value(json_object_get(b, "type")) ? json_string_value(json_object_get(b, "type")) : "",
+			   "input"))
+			continue;
+		const json_t *el = json_object_get(b, "element");
+		const char *aid = json_string_value(json_object_get(el, "action_id"));
+		const char *bid = json_string_value(json_object_get(b, "block_id"));
+		const char *val = aid ? json_string_value(json_object_get(values, aid)) : NULL;
+		if (!aid || !bid)
+			continue;
+		if ((!val || !*val) && !json_is_true(json_object_get(b, "optional"))) {
+			/* Slack does not let the person submit without a required input. */
+			json_decref(state);
+			sim_resp_json(resp, 400, json_pack("{s:s,s:s}", "error", "a required input has no value", "action_id", aid));
+			return 0;
+		}
+		json_object_set_new(state, bid,
+				    json_pack("{s:{s:s,s:s?}}", aid, "type", json_string_value(json_object_get(el, "type")),
+					      "value", val));
+	}
+	json_t *view = json_deep_copy(w->view);
+	json_object_set_new(view, "state", json_pack("{s:o}", "values", state));
+	const char *tid = issue_trigger(uid);
+	json_t *p = json_pack("{s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s?,s:o,s:[]}", "type", "view_submission",
+			      "team", "id", "T0ACME", "domain", "acme", "user", "id", uid, "username",
+			      u ? u->name : uid, "name", u ? u->name : uid, "team_id", "T0ACME", "api_app_id", "A0BRIDGE",
+			      "token", "deprecated-verification-token", "trigger_id", tid, "view", view,
+			      "response_urls");
+	sim_resp_json(resp, 200, json_pack("{s:o}", "payload", p));
+	return 0;
+}
+
+static void sim_resp_text(struct sim_response *resp, int status, const char *text)
+{
+	sim_resp_json_text(resp, status, sim_strdup(text), strlen(text));
+	sim_resp_header_del(resp, "Content-Type");
+	sim_resp_header(resp, "Content-Type", "text/html");
+}
+
+/* POST /slack/response/<id>: a response_url. */
+static int response_url(const struct sim_request *req, struct sim_response *resp)
+{
+	const char *id = req->seg[2];
+	if (!S.resp_uses)
+		S.resp_uses = json_object();
+	json_int_t uses = json_integer_value(json_object_get(S.resp_uses, id));
+	if (uses >= 5) {
+		sim_resp_text(resp, 404, "used_url");
+		return 0;
+	}
+	json_t *b = req->body && req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
+	const char *text = json_string_value(json_object_get(b, "text"));
+	if (!json_is_object(b) || (!text && !json_is_array(json_object_get(b, "blocks")))) {
+		json_decref(b);
+		sim_resp_text(resp, 400, "no_text");
+		return 0;
+	}
+	json_object_set_new(S.resp_uses, id, json_integer(uses + 1));
+	struct sl_message *v = grow(S.msgs, &S.capmsgs, S.nmsgs + 1, sizeof *v);
+	if (!v) {
+		json_decref(b);
+		return -1;
+	}
+	S.msgs = v;
+	struct sl_message *m = &v[S.nmsgs++];
+	memset(m, 0, sizeof *m);
+	m->channel = sim_asprintf("resp:%s", id);
+	m->ts = sim_asprintf("%lld.%06llu", (long long)(sim_now_ms() / 1000), (unsigned long long)(++S.ts_seq % 1000000));
+	const char *rt = json_string_value(json_object_get(b, "response_type"));
+	m->ephemeral = !rt || strcmp(rt, "in_channel");
+	m->msg = json_object();
+	if (text)
+		json_object_set_new(m->msg, "text", json_string(text));
+	if (json_is_array(json_object_get(b, "blocks")))
+		json_object_set(m->msg, "blocks", json_object_get(b, "blocks"));
+	json_decref(b);
+	sim_resp_text(resp, 200, "ok");
+	return 0;
+}
+
 static int slack_method(const char *method, const json_t *a, struct sim_response *resp)
 {
 	int retry = 0;
@@ -585,6 +791,8 @@ static int slack_method(const char *method, const json_t *a, struct sim_response
 				return ok_json(resp, json_pack("{s:o}", "user", user_json(&S.us[i]))), 0;
 		return fail(resp, by_email ? "users_not_found" : "user_not_found");
 	}
+	if (!strcmp(method, "views.open"))
+		return tier_take(method, 4, &retry) ? m_views_open(a, resp) : ratelimited(resp, retry);
 	return fail(resp, "unknown_method");
 }
 
@@ -686,6 +894,17 @@ static int control(const struct sim_request *req, struct sim_response *resp)
 			      json_pack("{s:I,s:I,s:I,s:I,s:I}", "tier1", (json_int_t)S.tier[1], "tier2",
 					(json_int_t)S.tier[2], "tier3", (json_int_t)S.tier[3], "tier4",
 					(json_int_t)S.tier[4], "per_channel_ms", (json_int_t)S.per_channel_ms));
+	} else if (!strcmp(what, "triggers") && post) {
+		const char *tid = issue_trigger(json_string_value(json_object_get(body, "user")));
+		sim_resp_json(resp, tid ? 200 : 500, json_pack("{s:s?}", "trigger_id", tid));
+	} else if (!strcmp(what, "views") && get) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < S.nviews; i++)
+			json_array_append_new(arr, json_pack("{s:s,s:s?,s:O}", "id", S.views[i].id, "user", S.views[i].user,
+							     "view", S.views[i].view));
+		sim_resp_json(resp, 200, json_pack("{s:o}", "views", arr));
+	} else if (!strcmp(what, "view_submission") && post && json_is_object(body)) {
+		rc = view_submission(body, resp);
 	} else if (!strcmp(what, "stats") && get) {
 		json_t *methods = json_object(), *gaps = json_object();
 		for (size_t i = 0; i < S.nwin; i++)
@@ -711,6 +930,10 @@ static int slack_handle(struct sim_ctx *ctx, const struct sim_request *req, stru
 	int rc = 0;
 	if (req->nseg >= 2 && !strcmp(req->seg[1], "_sim")) {
 		rc = control(req, resp);
+		goto out;
+	}
+	if (req->nseg == 3 && !strcmp(req->seg[1], "response") && !strcmp(req->method, "POST")) {
+		rc = response_url(req, resp);
 		goto out;
 	}
 	if (req->nseg != 3 || strcmp(req->seg[1], "api")) {
