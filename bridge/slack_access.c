@@ -34,7 +34,9 @@
 #define BATCH 200
 
 struct sa {
-	struct slack_client *slack;
+	struct slack_client *slack; /* notices: posts and updates */
+	struct slack_client *live;  /* people waiting: users.info, views.open (3 s), ephemeral answers; its own
+				     * rate budget, so a burst of notices never delays a modal */
 	struct httpc *hooks; /* response_url posts */
 	int64_t backoff_base_ms, backoff_max_ms;
 };
@@ -429,7 +431,7 @@ static int email_of(PGconn *c, const char *uid, char **email, const char **why, 
 		return 0;
 	json_t *a = json_pack("{s:s}", "user", uid), *body = NULL;
 	struct slack_result res;
-	int rc = a ? slack_call(SA.slack, "users.info", a, &res, &body, e) : err_set(e, -1, "out of memory");
+	int rc = a ? slack_call(SA.live, "users.info", a, &res, &body, e) : err_set(e, -1, "out of memory");
 	json_decref(a);
 	if (rc) {
 		json_decref(body);
@@ -960,7 +962,7 @@ static void tell(struct ctx *ctx, const char *response_url, const char *channel,
 	json_t *a = channel && *channel ? json_pack("{s:s,s:s,s:s}", "channel", channel, "user", user, "text", text)
 					: json_pack("{s:s,s:s}", "channel", user, "text", text);
 	struct slack_result r;
-	if (a && !slack_call(SA.slack, channel && *channel ? "chat.postEphemeral" : "chat.postMessage", a, &r, NULL, &e)) {
+	if (a && !slack_call(SA.live, channel && *channel ? "chat.postEphemeral" : "chat.postMessage", a, &r, NULL, &e)) {
 		if (!r.ok)
 			log_warn(ctx->log, MOD, ctx->request_id, "could not tell the person", "error", r.error, NULL);
 		slack_result_clear(&r);
@@ -1302,7 +1304,7 @@ static void run_interaction(struct ctx *ctx, PGconn *c, const json_t *p, const c
 			json_t *args = json_pack("{s:s,s:o}", "trigger_id", js(p, "trigger_id") ? js(p, "trigger_id") : "",
 						 "view", view);
 			struct slack_result r;
-			if (args && !slack_call(SA.slack, "views.open", args, &r, NULL, &e)) {
+			if (args && !slack_call(SA.live, "views.open", args, &r, NULL, &e)) {
 				if (!r.ok && r.error &&
 				    (!strcmp(r.error, "expired_trigger_id") || !strcmp(r.error, "exchanged_trigger_id")))
 					t = strdup("That took too long for Slack; please click Deny again.");
@@ -1390,7 +1392,8 @@ int slack_access_register(struct ctx *ctx, struct jobs *q, struct sched *s)
 	struct err e;
 	err_clear(&e);
 	SA.slack = slack_client_new(cfg, ctx->log, ctx->metrics, &e);
-	if (!SA.slack) {
+	SA.live = SA.slack ? slack_client_new(cfg, ctx->log, ctx->metrics, &e) : NULL;
+	if (!SA.slack || !SA.live) {
 		log_error(ctx->log, MOD, NULL, "cannot create the Slack client", "error", e.msg, NULL);
 		return -1;
 	}

@@ -374,7 +374,7 @@ static const struct cfg_row approver_rows[] = {
     ROW(struct config_approver_rule, "groups", CT_STRLIST, groups, NULL, "Okta groups whose members approve",
 	.flags = CF_NONEMPTY),
     ROW(struct config_approver_rule, "team_admins", CT_BOOL, team_admins, "false",
-	"kind team: the team's admins approve"),
+	"kind team: the admins of the requested team in Sentry (team role admin) approve too"),
     ROW(struct config_approver_rule, "approvals", CT_INT, approvals, "1",
 	"distinct approvals needed (never the requester)", BOUNDS(1, 2)),
 };

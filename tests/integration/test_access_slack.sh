@@ -212,7 +212,13 @@ click U0VICTOR access_approve "$rid" C0APPROVALS t-victor-1
 first_click=$CLICK
 check "bob is manager in Sentry" wait_role bob.brown@acme.example manager 15
 applied_ms=$((($(date +%s%N) - t0) / 1000000))
-echo "    Slack approval click to role applied in Sentry: $applied_ms ms (50 ms upstream latency)"
+# From the bridge's log: the click's request to the end of Sentry's PUT of the role.
+server_ms=$(jq -rs --argjson t0 "$((t0 / 1000000))" '
+	def ms: (.[0:19] + "Z" | fromdateiso8601) * 1000 + (.[20:23] | tonumber);
+	([.[] | select(.path == "/slack/interactions" and .status == 200 and (.ts | ms) >= $t0)][0].ts | ms) as $c
+	| ([.[] | select(.endpoint == "PUT /api/0/organizations/{org}/members/{id}/" and (.ts | ms) >= $c)][0].ts | ms) - $c
+	' "$T/b.log" 2>/dev/null || echo "?")
+echo "    Slack approval click to role applied in Sentry: $server_ms ms in the bridge (its log), $applied_ms ms seen by the test's polling (50 ms upstream latency)"
 curl -s -X DELETE "$SIM_URL/_sim/faults" >/dev/null
 eq "approved by victor from slack" "$(sql "SELECT r.status || ' ' || a.approver || ' ' || a.source FROM access_requests r JOIN access_approvals a ON a.request_id = r.id WHERE r.id = $rid")" \
 	"approved victor.vega@acme.example slack"
@@ -367,5 +373,4 @@ curl -s -X DELETE "$SIM_URL/_sim/faults" >/dev/null
 http GET "$URL/metrics"
 contains "notice metrics" "$BODY" 'sb_access_notices_total{outcome="retry"}'
 
-cp "$T/b.log" /tmp/accslack-b.log 2>/dev/null || true
 finish

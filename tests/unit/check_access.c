@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "policies/policy_access.h"
+#include "bridge/slack_access_cmd.h"
 #include "suites.h"
 
 #include <check.h>
@@ -224,6 +225,91 @@ START_TEST(team_admins_table)
 }
 END_TEST
 
+/* The /sentry-access grammar (bridge/slack_access_cmd.c). */
+START_TEST(slack_command_table)
+{
+	static const struct {
+		const char *text;
+		enum slack_access_cmd_kind kind;
+		const char *role, *team, *duration, *reason;
+		long long id;
+		const char *error; /* a substring of the message */
+	} t[] = {
+	    {NULL, SA_CMD_HELP, NULL, NULL, NULL, NULL, 0, NULL},
+	    {"", SA_CMD_HELP, NULL, NULL, NULL, NULL, 0, NULL},
+	    {"   \t ", SA_CMD_HELP, NULL, NULL, NULL, NULL, 0, NULL},
+	    {"help", SA_CMD_HELP, NULL, NULL, NULL, NULL, 0, NULL},
+	    {"HELP me", SA_CMD_HELP, NULL, NULL, NULL, NULL, 0, NULL},
+	    {"list", SA_CMD_LIST, NULL, NULL, NULL, NULL, 0, NULL},
+	    {" List ", SA_CMD_LIST, NULL, NULL, NULL, NULL, 0, NULL},
+	    {"list all", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "takes nothing"},
+	    {"cancel 42", SA_CMD_CANCEL, NULL, NULL, NULL, NULL, 42, NULL},
+	    {"cancel #7", SA_CMD_CANCEL, NULL, NULL, NULL, NULL, 7, NULL},
+	    {"cancel", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "which request"},
+	    {"cancel x", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "one request number"},
+	    {"cancel 0", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "one request number"},
+	    {"cancel -3", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "one request number"},
+	    {"cancel 4 5", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "one request number"},
+	    {"cancel 12345678901234567890", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "one request number"},
+	    {"manager 8h investigating INC-123", SA_CMD_ROLE, "manager", NULL, "8h", "investigating INC-123", 0, NULL},
+	    {"Manager   8h   investigating  INC-123  ", SA_CMD_ROLE, "manager", NULL, "8h", "investigating  INC-123", 0, NULL},
+	    {"role manager 30m why not", SA_CMD_ROLE, "manager", NULL, "30m", "why not", 0, NULL},
+	    {"manager", SA_CMD_ROLE, "manager", NULL, NULL, NULL, 0, NULL},
+	    {"manager because of an incident", SA_CMD_ROLE, "manager", NULL, NULL, "because of an incident", 0, NULL},
+	    {"member 2d", SA_CMD_ROLE, "member", NULL, "2d", NULL, 0, NULL},
+	    {"owner 1h x", SA_CMD_ROLE, "owner", NULL, "1h", "x", 0, NULL}, /* the rules refuse it, with their words */
+	    {"manager -1h oops", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "must be positive"},
+	    {"manager 0h zero", SA_CMD_ROLE, "manager", NULL, "0h", "zero", 0, NULL},
+	    {"manager 8 hours", SA_CMD_ROLE, "manager", NULL, NULL, "8 hours", 0, NULL},
+	    {"role", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "which role"},
+	    {"role wizard", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "not a Sentry role"},
+	    {"team observability 7d on call this week", SA_CMD_TEAM, NULL, "observability", "7d", "on call this week", 0, NULL},
+	    {"team Payments", SA_CMD_TEAM, NULL, "payments", NULL, NULL, 0, NULL},
+	    {"team", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "which team"},
+	    {"team ../etc 1h", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "not a team slug"},
+	    {"team a_b-c9 1h x", SA_CMD_TEAM, NULL, "a_b-c9", "1h", "x", 0, NULL},
+	    {"frobnicate", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "I do not know"},
+	    {"\xc3\xa9t\xc3\xa9", SA_CMD_ERROR, NULL, NULL, NULL, NULL, 0, "I do not know"},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct slack_access_cmd c;
+		ck_assert_int_eq(slack_access_cmd_parse(t[i].text, &c), 0);
+		const char *n = t[i].text ? t[i].text : "(null)";
+		ck_assert_msg(c.kind == t[i].kind, "\"%s\": kind %d, want %d (%s)", n, c.kind, t[i].kind,
+			      c.error ? c.error : "");
+#define SAME(f)                                                                                               \
+	ck_assert_msg((!t[i].f && !c.f) || (t[i].f && c.f && !strcmp(t[i].f, c.f)), "\"%s\": " #f " \"%s\"", n, \
+		      c.f ? c.f : "(null)")
+		SAME(role);
+		SAME(team);
+		SAME(duration);
+		SAME(reason);
+#undef SAME
+		ck_assert_msg(c.id == t[i].id, "\"%s\": id %lld", n, c.id);
+		if (t[i].error)
+			ck_assert_msg(c.error && strstr(c.error, t[i].error), "\"%s\": error \"%s\"", n,
+				      c.error ? c.error : "(null)");
+		else
+			ck_assert_ptr_null(c.error);
+		slack_access_cmd_free(&c);
+	}
+	/* Oversized text is refused, not read. */
+	char *big = malloc(SLACK_ACCESS_CMD_MAX + 10);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', SLACK_ACCESS_CMD_MAX + 9);
+	big[SLACK_ACCESS_CMD_MAX + 9] = 0;
+	struct slack_access_cmd c;
+	ck_assert_int_eq(slack_access_cmd_parse(big, &c), 0);
+	ck_assert_int_eq(c.kind, SA_CMD_ERROR);
+	ck_assert_ptr_nonnull(strstr(c.error, "too long"));
+	slack_access_cmd_free(&c);
+	free(big);
+	char *h = slack_access_cmd_help("/grant-me");
+	ck_assert_ptr_nonnull(strstr(h, "`/grant-me manager 8h investigating INC-123`"));
+	free(h);
+}
+END_TEST
+
 Suite *access_suite(void)
 {
 	Suite *s = suite_create("access");
@@ -233,5 +319,8 @@ Suite *access_suite(void)
 	tcase_add_test(tc, disabled_refuses);
 	tcase_add_test(tc, team_admins_table);
 	suite_add_tcase(s, tc);
+	TCase *sc = tcase_create("slack_command");
+	tcase_add_test(sc, slack_command_table);
+	suite_add_tcase(s, sc);
 	return s;
 }
