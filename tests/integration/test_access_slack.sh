@@ -213,9 +213,10 @@ first_click=$CLICK
 check "bob is manager in Sentry" wait_role bob.brown@acme.example manager 15
 applied_ms=$((($(date +%s%N) - t0) / 1000000))
 # From the bridge's log: the click's request to the end of Sentry's PUT of the role.
-server_ms=$(jq -rs --argjson t0 "$((t0 / 1000000))" '
+server_ms=$(jq -Rrn --argjson t0 "$((t0 / 1000000))" '
 	def ms: (.[0:19] + "Z" | fromdateiso8601) * 1000 + (.[20:23] | tonumber);
-	([.[] | select(.path == "/slack/interactions" and .status == 200 and (.ts | ms) >= $t0)][0].ts | ms) as $c
+	[inputs | fromjson? | select(type == "object" and has("ts"))] as $l | $l
+	| ([.[] | select(.path == "/slack/interactions" and .status == 200 and (.ts | ms) >= $t0)][0].ts | ms) as $c
 	| ([.[] | select(.endpoint == "PUT /api/0/organizations/{org}/members/{id}/" and (.ts | ms) >= $c)][0].ts | ms) - $c
 	' "$T/b.log" 2>/dev/null || echo "?")
 echo "    Slack approval click to role applied in Sentry: $server_ms ms in the bridge (its log), $applied_ms ms seen by the test's polling (50 ms upstream latency)"
