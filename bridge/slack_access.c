@@ -715,8 +715,14 @@ static int do_post(struct ctx *ctx, PGconn *c, PGresult *row, struct err *e)
 		struct err fe;
 		err_clear(&fe);
 		if (slack_find_by_key(SA.slack, known_ch, NULL, NULL, key, &found, &fe)) {
-			rc = notice_failed(ctx, c, nid, attempts, fe.msg, false, -1, e);
-			goto out;
+			/* Slack cannot be asked (down, or a name or user ID that the history does not take):
+			 * wait a little, then post again rather than never (a duplicate is the lesser harm). */
+			if (attempts < 4) {
+				rc = notice_failed(ctx, c, nid, attempts, fe.msg, false, -1, e);
+				goto out;
+			}
+			log_warn(ctx->log, MOD, ctx->request_id, "cannot tell whether an interrupted notice was posted; posting it",
+				 "#notice", ids, "error", fe.msg, NULL);
 		}
 		if (found) {
 			const char *p[] = {ids, known_ch, found, fp};

@@ -361,6 +361,18 @@ contains "approver message says revoked" "$(rx)" "*Grant revoked* by victor.vega
 check "bob told of the revocation" wait_dm U0BOBB "was revoked by victor.vega@acme.example: incident closed"
 check "bob back to member" wait_role bob.brown@acme.example member 10
 
+# --- a crash between a post and its record: found in Slack by its key, not posted again ------------
+nid=$(sql "SELECT id FROM access_notices WHERE request_id = $oid AND kind = 'approver' AND target = '#access-approvals'")
+before=$(msgs C0APPROVALS | jq '.messages | length')
+sql "UPDATE access_notices SET status = 'sending', slack_ts = NULL, slack_channel = 'C0APPROVALS', lease_until = now() - interval '1 second' WHERE id = $nid" >/dev/null
+sql "INSERT INTO jobs (kind, payload, max_attempts) VALUES ('access.notify', '{}', 5)" >/dev/null
+sql "SELECT pg_notify('sb_jobs', 'access.notify')" >/dev/null
+for _ in $(seq 1 100); do [ "$(sql "SELECT status FROM access_notices WHERE id = $nid")" = sent ] && break; sleep 0.1; done
+eq "the interrupted notice is recorded with its ts" "$(sql "SELECT status || ' ' || (slack_ts IS NOT NULL)::text FROM access_notices WHERE id = $nid")" "sent true"
+eq "and not posted again" "$(msgs C0APPROVALS | jq '.messages | length')" "$before"
+http GET "$URL/metrics"
+contains "recovery counted" "$BODY" 'sb_access_notices_total{outcome="recovered"} 1'
+
 # --- Slack down: the API works, notices go out later, none lost ------------------------------------------
 curl -s -X POST "$SIM_URL/_sim/faults" -d '{"match":"POST /slack/api/chat.postMessage","status":503,"count":12}' >/dev/null
 http POST "$URL/api/v1/access-requests" -H "Authorization: Bearer $BRIDGE_ADMIN_TOKEN" -H 'Content-Type: application/json' \
