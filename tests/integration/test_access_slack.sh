@@ -361,6 +361,33 @@ contains "approver message says revoked" "$(rx)" "*Grant revoked* by victor.vega
 check "bob told of the revocation" wait_dm U0BOBB "was revoked by victor.vega@acme.example: incident closed"
 check "bob back to member" wait_role bob.brown@acme.example member 10
 
+# --- a grant ending at ends_at: the approver messages and the holder are told ------------------------
+http POST "$URL/api/v1/access-requests" -H "Authorization: Bearer $BRIDGE_ADMIN_TOKEN" -H 'Content-Type: application/json' \
+	--data '{"on_behalf_of":"dave.diaz@acme.example","kind":"role","role":"manager","duration":"6s","reason":"a short look"}'
+eid=$(jq -r .id <<<"$BODY")
+check "its approver message" wait_notice C0APPROVALS "$eid"
+http POST "$URL/api/v1/access-requests/$eid/approve" -H "Authorization: Bearer $BRIDGE_ADMIN_TOKEN" \
+	-H 'Content-Type: application/json' --data '{"by":"wendy.wu@acme.example"}'
+eq "approved through the API" "$STATUS" 200
+check "dave told of the end" wait_dm U0DAVE "Your access (request #$eid, the manager role) ended at" 30
+ex() { notices_for C0APPROVALS "$eid" | jq -r '.[0].blocks | map(.text.text // "") | join(" ")'; }
+for _ in $(seq 1 100); do ex | grep -q "Grant ended" && break; sleep 0.1; done
+contains "approver message says the grant ended" "$(ex)" "*Grant ended* at"
+eq "dave was told of the approval once" "$(dm_text U0DAVE | grep -c "request #$eid for the manager role was approved by wendy.wu")" 1
+eq "and of the end once" "$(dm_text U0DAVE | grep -c "request #$eid, the manager role) ended at")" 1
+
+# --- our modal's view_closed is the bridge's; another app's modal goes to Sentry ----------------------
+curl -s -X DELETE "$SIM_URL/extensions/slack/_received" >/dev/null
+closed=$(jq -cn '{type:"view_closed",user:{id:"U0WENDY"},view:{id:"V1",callback_id:"sb_access_deny",private_metadata:"{}"},is_cleared:false}')
+slack_post /slack/interactions "payload=$(uri "$closed")"
+eq "our view_closed: 200" "$STATUS" 200
+eq "not forwarded" "$(curl -s "$SIM_URL/extensions/slack/_received" | jq '.received | length')" 0
+theirs=$(jq -cn '{type:"view_submission",user:{id:"U0WENDY"},trigger_id:"t-theirs",view:{id:"V2",callback_id:"sentry_link_modal",state:{values:{}}}}')
+slack_post /slack/interactions "payload=$(uri "$theirs")"
+eq "Sentry's modal forwarded" "$(curl -s "$SIM_URL/extensions/slack/_received" | jq -r '.received[0].path')" "/extensions/slack/action/"
+for _ in $(seq 1 50); do [ "$(sql "SELECT status FROM inbox WHERE kind = 'view_closed.sb_access_deny'")" = skipped ] && break; sleep 0.1; done
+eq "view_closed recorded and skipped" "$(sql "SELECT status FROM inbox WHERE kind = 'view_closed.sb_access_deny'")" skipped
+
 # --- a crash between a post and its record: found in Slack by its key, not posted again ------------
 nid=$(sql "SELECT id FROM access_notices WHERE request_id = $oid AND kind = 'approver' AND target = '#access-approvals'")
 before=$(msgs C0APPROVALS | jq '.messages | length')
