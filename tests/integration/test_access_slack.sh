@@ -400,6 +400,10 @@ eq "and not posted again" "$(msgs C0APPROVALS | jq '.messages | length')" "$befo
 http GET "$URL/metrics"
 contains "recovery counted" "$BODY" 'sb_access_notices_total{outcome="recovered"} 1'
 
+# --- the sweep: a due notice that no job looks at is posted within its interval (15 s) ---------------
+sql "INSERT INTO access_notices (key, request_id, kind, target, message) VALUES ('test:sweep', $rid, 'requester', 'email:bob.brown@acme.example', '{\"text\": \"sweep test\"}')" >/dev/null
+check "the sweep posts a notice without a job" wait_dm U0BOBB "sweep test" 20
+
 # --- Slack down: the API works, notices go out later, none lost ------------------------------------------
 curl -s -X POST "$SIM_URL/_sim/faults" -d '{"match":"POST /slack/api/chat.postMessage","status":503,"count":12}' >/dev/null
 http POST "$URL/api/v1/access-requests" -H "Authorization: Bearer $BRIDGE_ADMIN_TOKEN" -H 'Content-Type: application/json' \
