@@ -404,6 +404,51 @@ static int slack_user_of(PGconn *c, const char *email, char **uid, struct err *e
 	return rc;
 }
 
+/* The DM channel (D...) with a Slack user: conversations.open, so the
+ * history of the very channel we post to can be searched after a crash.
+ * 0 with *ch (caller frees), 1 permanent (*why), -1 (e). */
+static int dm_channel(const char *uid, char **ch, char **why, struct err *e)
+{
+	*ch = NULL;
+	json_t *a = json_pack("{s:s}", "users", uid), *body = NULL;
+	struct slack_result res;
+	int rc = a ? slack_call(SA.slack, "conversations.open", a, &res, &body, e) : err_set(e, -1, "out of memory");
+	json_decref(a);
+	if (rc) {
+		json_decref(body);
+		return -1;
+	}
+	const char *id = js(json_object_get(body, "channel"), "id");
+	if (res.ok && id) {
+		*ch = strdup(id);
+		rc = *ch ? 0 : err_set(e, -1, "out of memory");
+	} else if (res.permanent || (res.error && (!strcmp(res.error, "user_not_found") ||
+						     !strcmp(res.error, "user_disabled") ||
+						     !strcmp(res.error, "cannot_dm_bot")))) {
+		*why = strdup(res.error ? res.error : "conversations.open refused");
+		rc = 1;
+	} else {
+		rc = err_set(e, -1, "slack: conversations.open: %s", res.error ? res.error : "?");
+	}
+	slack_result_clear(&res);
+	json_decref(body);
+	return rc;
+}
+
+/* A channel name's ID from the Slack directory (slack_channels), or a copy of ref. */
+static char *channel_id(PGconn *c, const char *ref)
+{
+	const char *name = ref[0] == '#' ? ref + 1 : ref;
+	const char *p[] = {name};
+	struct err e;
+	err_clear(&e);
+	PGresult *r = db_exec(c, "SELECT id FROM slack_channels WHERE name = $1 AND NOT is_archived ORDER BY id LIMIT 1", 1,
+			      p, &e);
+	char *id = r && PQntuples(r) ? strdup(PQgetvalue(r, 0, 0)) : strdup(name);
+	PQclear(r);
+	return id;
+}
+
 /* The email of a Slack user: the directory, else users.info. 0 with *email
  * (caller frees), 1 unknown or without a visible email (*why), -1 (e). */
 static int email_of(PGconn *c, const char *uid, char **email, const char **why, struct err *e)
@@ -659,7 +704,10 @@ static int do_post(struct ctx *ctx, PGconn *c, PGresult *row, struct err *e)
 	const char *kind = PQgetvalue(row, 0, 2), *target = PQgetvalue(row, 0, 3);
 	const char *mtext = PQgetisnull(row, 0, 4) ? NULL : PQgetvalue(row, 0, 4);
 	int attempts = atoi(PQgetvalue(row, 0, 5));
-	bool was_sending = !strcmp(PQgetvalue(row, 0, 6), "sending");
+	/* Maybe posted already: a claim that ran out (a crash), or a transport failure (Slack may have
+	 * posted and the answer got lost). */
+	bool was_sending = !strcmp(PQgetvalue(row, 0, 6), "sending") ||
+			   (!PQgetisnull(row, 0, 8) && !strncmp(PQgetvalue(row, 0, 8), "transport:", 10));
 	const char *known_ch = PQgetisnull(row, 0, 7) ? NULL : PQgetvalue(row, 0, 7);
 	char ids[32];
 	snprintf(ids, sizeof ids, "%lld", nid);
@@ -698,17 +746,22 @@ static int do_post(struct ctx *ctx, PGconn *c, PGresult *row, struct err *e)
 	if (!strncmp(target, "email:", 6)) {
 		struct err ue;
 		err_clear(&ue);
-		int u = slack_user_of(c, target + 6, &ch, &ue);
+		char *uid = NULL, *why = NULL;
+		int u = slack_user_of(c, target + 6, &uid, &ue);
+		if (!u)
+			u = dm_channel(uid, &ch, &why, &ue);
+		free(uid);
 		if (u < 0) {
 			rc = notice_failed(ctx, c, nid, attempts, ue.msg, false, -1, e);
 			goto out;
 		}
 		if (u > 0) {
-			rc = notice_failed(ctx, c, nid, attempts, "users_not_found", true, -1, e);
+			rc = notice_failed(ctx, c, nid, attempts, why ? why : "users_not_found", true, -1, e);
+			free(why);
 			goto out;
 		}
 	} else {
-		ch = strdup(target[0] == '#' ? target + 1 : target);
+		ch = channel_id(c, target);
 	}
 	/* Interrupted before its record (a crash): look for it before posting again. */
 	if (was_sending && known_ch) {
@@ -778,7 +831,7 @@ static int post_one(struct ctx *ctx, PGconn *c, struct err *e)
 			      " UPDATE access_notices n SET status = 'sending', attempts = n.attempts + 1,"
 			      "  lease_until = now() + interval '" NOTICE_LEASE "' FROM due WHERE n.id = due.id"
 			      " RETURNING n.id, n.request_id, n.kind, n.target, n.message::text, n.attempts, due.was,"
-			      "  n.slack_channel",
+			      "  n.slack_channel, n.last_error",
 			      0, NULL, e);
 	if (!r)
 		return -1;

@@ -397,8 +397,17 @@ sql "SELECT pg_notify('sb_jobs', 'access.notify')" >/dev/null
 for _ in $(seq 1 100); do [ "$(sql "SELECT status FROM access_notices WHERE id = $nid")" = sent ] && break; sleep 0.1; done
 eq "the interrupted notice is recorded with its ts" "$(sql "SELECT status || ' ' || (slack_ts IS NOT NULL)::text FROM access_notices WHERE id = $nid")" "sent true"
 eq "and not posted again" "$(msgs C0APPROVALS | jq '.messages | length')" "$before"
+dnid=$(sql "SELECT id FROM access_notices WHERE key = 'requester:$rid:approve'")
+eq "a DM notice records its DM channel" "$(sql "SELECT slack_channel FROM access_notices WHERE id = $dnid")" D0BOBB
+dbefore=$(msgs D0BOBB | jq '.messages | length')
+sql "UPDATE access_notices SET status = 'sending', slack_ts = NULL, lease_until = now() - interval '1 second' WHERE id = $dnid" >/dev/null
+sql "INSERT INTO jobs (kind, payload, max_attempts) VALUES ('access.notify', '{}', 5)" >/dev/null
+sql "SELECT pg_notify('sb_jobs', 'access.notify')" >/dev/null
+for _ in $(seq 1 100); do [ "$(sql "SELECT status FROM access_notices WHERE id = $dnid")" = sent ] && break; sleep 0.1; done
+eq "an interrupted DM is found in the DM's history" "$(sql "SELECT status || ' ' || (slack_ts IS NOT NULL)::text FROM access_notices WHERE id = $dnid")" "sent true"
+eq "and not sent again" "$(msgs D0BOBB | jq '.messages | length')" "$dbefore"
 http GET "$URL/metrics"
-contains "recovery counted" "$BODY" 'sb_access_notices_total{outcome="recovered"} 1'
+contains "recoveries counted" "$BODY" 'sb_access_notices_total{outcome="recovered"} 2'
 
 # --- the sweep: a due notice that no job looks at is posted within its interval (15 s) ---------------
 sql "INSERT INTO access_notices (key, request_id, kind, target, message) VALUES ('test:sweep', $rid, 'requester', 'email:bob.brown@acme.example', '{\"text\": \"sweep test\"}')" >/dev/null

@@ -4,7 +4,8 @@
  *
  * Methods: auth.test, chat.postMessage, chat.update, chat.postEphemeral,
  * conversations.list, conversations.info, conversations.history,
- * conversations.replies,
+ * conversations.replies, conversations.open (one user: the bot's DM),
+ * views.open,
  * users.list, users.info, users.lookupByEmail. Arguments come from the
  * query string, a JSON body or a form body; the token from
  * "Authorization: Bearer" (or a token argument, not with JSON bodies).
@@ -790,6 +791,28 @@ static int slack_method(const char *method, const json_t *a, struct sim_response
 			if (by_email ? (S.us[i].email && sim_streq_ci(S.us[i].email, key)) : !strcmp(S.us[i].id, key))
 				return ok_json(resp, json_pack("{s:o}", "user", user_json(&S.us[i]))), 0;
 		return fail(resp, by_email ? "users_not_found" : "user_not_found");
+	}
+	if (!strcmp(method, "conversations.open")) {
+		/* One user: the bot's DM with them (created on first use). */
+		if (!tier_take(method, 3, &retry))
+			return ratelimited(resp, retry);
+		const char *users = arg(a, "users");
+		if (!users || !*users)
+			return fail(resp, "users_list_not_supplied");
+		if (strchr(users, ','))
+			return fail(resp, "not_enough_users"); /* group DMs: not simulated */
+		const struct sl_user *u = NULL;
+		for (size_t i = 0; i < S.nus && !u; i++)
+			if (!strcmp(S.us[i].id, users))
+				u = &S.us[i];
+		if (!u)
+			return fail(resp, "user_not_found");
+		if (u->is_bot)
+			return fail(resp, "cannot_dm_bot");
+		if (u->deleted)
+			return fail(resp, "user_disabled");
+		struct sl_channel *c = find_channel(users);
+		return c ? (ok_json(resp, json_pack("{s:{s:s}}", "channel", "id", c->id)), 0) : -1;
 	}
 	if (!strcmp(method, "views.open"))
 		return tier_take(method, 4, &retry) ? m_views_open(a, resp) : ratelimited(resp, retry);
