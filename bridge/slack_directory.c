@@ -287,6 +287,15 @@ static int walk(struct ctx *ctx, struct dir *d, PGconn *c, const struct kind *k,
 	    db_commit(c, e))
 		goto rollback;
 	rc = 0;
+	/* Fresh statistics for the search plans after a bulk change (autovacuum
+	 * would get there later); cheap next to the walk. */
+	if (st->removed || st->entries) {
+		char an[64];
+		struct err ae;
+		err_clear(&ae);
+		snprintf(an, sizeof an, "ANALYZE %s", k == &K_CHANNELS ? "slack_channels" : "slack_users");
+		db_run(c, an, 0, NULL, &ae);
+	}
 	goto out;
 rollback:
 	db_rollback(c);

@@ -45,9 +45,15 @@ BEGIN
 		RAISE NOTICE 'pg_trgm is not available (%): Slack directory search scans the table', SQLERRM;
 	END;
 	IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-		EXECUTE 'CREATE INDEX slack_channels_name_trgm ON slack_channels USING gin (lower(name) gin_trgm_ops)';
+		-- fastupdate off: a walk's bulk upsert would otherwise leave the new
+		-- entries in GIN's unsorted pending list, which every search then
+		-- scans until autovacuum merges it (18 ms instead of 3 ms measured
+		-- on 50,000 fresh channels). Walks are hourly; searches are not.
+		EXECUTE 'CREATE INDEX slack_channels_name_trgm ON slack_channels USING gin (lower(name) gin_trgm_ops)'
+			' WITH (fastupdate = off)';
 		EXECUTE 'CREATE INDEX slack_users_search_trgm ON slack_users USING gin '
-			'(lower(name || '' '' || real_name || '' '' || coalesce(email, '''')) gin_trgm_ops)';
+			'(lower(name || '' '' || real_name || '' '' || coalesce(email, '''')) gin_trgm_ops)'
+			' WITH (fastupdate = off)';
 	END IF;
 END
 $$;
