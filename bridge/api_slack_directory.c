@@ -132,52 +132,55 @@ static int listing_parse(const struct http_req *req, struct http_resp *resp, str
 	return 0;
 }
 
-/* The directory's freshness for a kind, as listing responses show it. */
-static json_t *freshness(PGconn *c, const char *kind)
-{
-	const char *p[] = {kind};
-	struct err e;
-	err_clear(&e);
-	PGresult *r = db_exec(c,
-			      "SELECT last_success_at IS NOT NULL, coalesce(extract(epoch FROM now() - last_success_at)::bigint, 0),"
-			      " last_error FROM slack_directory_state WHERE kind = $1",
-			      1, p, &e);
-	if (!r || !PQntuples(r)) {
-		PQclear(r);
-		return json_null();
-	}
-	bool loaded = PQgetvalue(r, 0, 0)[0] == 't';
-	json_t *o = json_pack("{s:b,s:o,s:o}", "loaded", loaded, "age_seconds",
-			      loaded ? json_integer(atoll(PQgetvalue(r, 0, 1))) : json_null(), "last_error",
-			      PQgetisnull(r, 0, 2) ? json_null() : json_string(PQgetvalue(r, 0, 2)));
-	PQclear(r);
-	return o;
-}
-
-/* Run a listing query (rows: JSON text, name, id) and answer. */
+/*
+ * Run a listing query and answer. The query (sql, rows: JSON text, name,
+ * id, ordered, at most limit + 1) is wrapped so that the directory's
+ * freshness comes back in the same round trip: one row per item plus the
+ * state columns, or one row with NULL item when nothing matched.
+ */
 static void answer(struct ctx *ctx, struct http_resp *resp, PGconn *c, const char *sql, int np, const char *const *p,
-		   const char *key, const char *kind, int limit)
+		   const char *key, int limit)
 {
 	struct err e;
 	err_clear(&e);
-	PGresult *r = db_exec(c, sql, np, p, &e);
+	struct buf q;
+	buf_init(&q, 0);
+	buf_printf(&q,
+		   "WITH l AS (%s), f AS (SELECT last_success_at IS NOT NULL AS loaded,"
+		   " coalesce(extract(epoch FROM now() - last_success_at)::bigint, 0) AS age, last_error"
+		   " FROM slack_directory_state WHERE kind = '%s')"
+		   " SELECT l.j, l.name, l.id, f.loaded, f.age, f.last_error FROM f LEFT JOIN l ON true"
+		   " ORDER BY l.name, l.id",
+		   sql, key);
+	PGresult *r = db_exec(c, buf_str(&q), np, p, &e);
+	buf_reset(&q);
 	if (!r) {
 		log_error(ctx->log, "api", ctx->request_id, "database error", "error", e.msg, NULL);
 		http_resp_error(resp, 500, "internal", "database error (logged with request id %s)", ctx->request_id);
 		return;
 	}
-	int n = PQntuples(r);
-	json_t *items = json_array();
-	for (int i = 0; i < n && i < limit; i++)
-		json_array_append_new(items, json_loads(PQgetvalue(r, i, 0), 0, NULL));
+	int n = PQntuples(r), items_n = 0;
+	json_t *items = json_array(), *fresh = json_null();
+	for (int i = 0; i < n; i++) {
+		if (i == 0) {
+			bool loaded = PQgetvalue(r, 0, 3)[0] == 't';
+			fresh = json_pack("{s:b,s:o,s:o}", "loaded", loaded, "age_seconds",
+					  loaded ? json_integer(atoll(PQgetvalue(r, 0, 4))) : json_null(), "last_error",
+					  PQgetisnull(r, 0, 5) ? json_null() : json_string(PQgetvalue(r, 0, 5)));
+		}
+		if (PQgetisnull(r, i, 0))
+			continue;
+		if (items_n++ < limit)
+			json_array_append_new(items, json_loads(PQgetvalue(r, i, 0), 0, NULL));
+	}
 	json_t *next = json_null();
-	if (n > limit) {
+	if (items_n > limit) {
 		char *cur = cursor_make(PQgetvalue(r, limit - 1, 1), PQgetvalue(r, limit - 1, 2));
 		next = cur ? json_string(cur) : json_null();
 		free(cur);
 	}
 	PQclear(r);
-	http_resp_json(resp, 200, json_pack("{s:o,s:o,s:o}", key, items, "next_cursor", next, "directory", freshness(c, kind)));
+	http_resp_json(resp, 200, json_pack("{s:o,s:o,s:o}", key, items, "next_cursor", next, "directory", fresh));
 }
 
 static void h_channels(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
@@ -201,13 +204,13 @@ static void h_channels(struct ctx *ctx, struct http_req *req, struct http_resp *
 	const char *p[] = {l.like, l.extra, l.after_name, l.after_id, lim};
 	answer(ctx, resp, c,
 	       "SELECT json_build_object('id', id, 'name', name, 'is_private', is_private, 'is_archived', is_archived,"
-	       " 'is_member', is_member, 'num_members', num_members, 'refreshed_at', refreshed_at)::text, name, id"
+	       " 'is_member', is_member, 'num_members', num_members, 'refreshed_at', refreshed_at)::text AS j, name, id"
 	       " FROM slack_channels"
 	       " WHERE ($1::text IS NULL OR lower(name) LIKE $1)"
 	       " AND ($2::bool IS NULL OR is_archived = $2::bool)"
 	       " AND ($3::text IS NULL OR (name, id) > ($3, $4))"
 	       " ORDER BY name, id LIMIT $5::int",
-	       5, p, "channels", "channels", l.limit);
+	       5, p, "channels", l.limit);
 out:
 	db_release(ctx->db, c);
 	listing_free(&l);
@@ -234,13 +237,13 @@ static void h_users(struct ctx *ctx, struct http_req *req, struct http_resp *res
 	const char *p[] = {l.like, l.extra, l.after_name, l.after_id, lim};
 	answer(ctx, resp, c,
 	       "SELECT json_build_object('id', id, 'name', name, 'real_name', real_name, 'email', email,"
-	       " 'deleted', deleted, 'is_bot', is_bot, 'refreshed_at', refreshed_at)::text, name, id"
+	       " 'deleted', deleted, 'is_bot', is_bot, 'refreshed_at', refreshed_at)::text AS j, name, id"
 	       " FROM slack_users"
 	       " WHERE ($1::text IS NULL OR lower(name || ' ' || real_name || ' ' || coalesce(email, '')) LIKE $1)"
 	       " AND ($2::text IS NULL OR lower(email) = lower($2))"
 	       " AND ($3::text IS NULL OR (name, id) > ($3, $4))"
 	       " ORDER BY name, id LIMIT $5::int",
-	       5, p, "users", "users", l.limit);
+	       5, p, "users", l.limit);
 out:
 	db_release(ctx->db, c);
 	listing_free(&l);

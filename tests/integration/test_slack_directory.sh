@@ -263,7 +263,9 @@ check "refresh after the 429s" wait_walk "$a0" 30
 eq "429s counted in the state" "$(sql "SELECT calls || ' ' || rate_limited || ' ' || (last_error IS NULL) FROM slack_directory_state WHERE kind = 'channels'")" "6 3 true"
 eq "the new channel is in" "$(sql "SELECT name FROM slack_channels WHERE id = 'C0LATE00001'")" late-comer
 eq "events' channel deleted in Slack stays deleted" "$(sql "SELECT count(*) FROM slack_channels WHERE id = 'C0NEW00001'")" 0
-eq "a user the walk did not see is removed" "$(sql "SELECT count(*) FROM slack_users WHERE id = 'U0NEWBIE'")" 0
+eq "a user the walk did not see is removed" "$(sql "SELECT count(*) FROM slack_users WHERE id = 'U0NEWBIE'")" 0 ||
+	sql "SELECT kind, last_attempt_at, last_success_at, running_since, calls, last_error FROM slack_directory_state" >&2
+sql "SELECT 'U0NEWBIE event_at ' || coalesce(event_at::text, '-') || ', state: ' || (SELECT string_agg(kind || ' ' || last_attempt_at || ' ' || coalesce(last_success_at::text, '-'), '; ') FROM slack_directory_state) FROM slack_users WHERE id = 'U0NEWBIE'" >&2
 http GET "$URL/metrics"
 contains "429 metric" "$BODY" 'sb_slack_directory_rate_limited_total{kind="channels"} 3'
 curl -s -X DELETE "$SIM_URL/_sim/faults" >/dev/null
