@@ -38,7 +38,7 @@ ifeq ($(filter clean distclean help,$(MAKECMDGOALS)),)
 -include build/flags.mk
 endif
 
-.PHONY: all deps run check unit integration bench bench-access bench-console bench-gitlab bench-hooks bench-provision bench-sync install clean distclean valgrind fuzz format help
+.PHONY: all deps run check unit integration bench bench-access bench-console bench-gitlab bench-hooks bench-provision bench-slack-directory bench-sync install clean distclean valgrind fuzz format help
 .DEFAULT_GOAL := all
 
 all: build/release/sentry-bridge build/release/sentry-bridge-sim
@@ -184,6 +184,11 @@ bench-gitlab:
 	@scripts/deps.sh check
 	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
 	tests/bench/gitlab.sh
+
+bench-slack-directory:
+	@scripts/deps.sh check
+	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
+	tests/bench/slack_directory.sh
 
 bench-sync:
 	@scripts/deps.sh check

@@ -18,6 +18,7 @@
 #include "provision.h"
 #include "router.h"
 #include "secret.h"
+#include "slack_directory.h"
 #include "sync.h"
 
 #include <stdio.h>
@@ -105,6 +106,7 @@ static void h_readyz(struct ctx *ctx, struct http_req *req, struct http_resp *re
 	}
 	json_t *ok = json_pack("{s:s,s:s,s:i}", "status", "ready", "database", "ok", "schema_version", version);
 	gitlab_readyz(ok);
+	slack_directory_readyz(ok);
 	http_resp_json(resp, 200, ok);
 }
 

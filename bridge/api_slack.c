@@ -19,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
+#include "slack_directory.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -400,5 +401,6 @@ int slack_routes(struct app *a)
 	rc |= router_add(r, "GET", "/api/v1/silences", h_silence_list, NULL);
 	rc |= router_add(r, "DELETE", "/api/v1/silences/{id}", h_silence_delete, NULL);
 	rc |= slack_inbound_routes(a);
+	rc |= slack_directory_routes(a);
 	return rc ? -1 : 0;
 }

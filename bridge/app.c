@@ -22,6 +22,7 @@
 #include "scheduler.h"
 #include "access.h"
 #include "okta_hooks.h"
+#include "slack_directory.h"
 #include "sync.h"
 
 #include <pthread.h>
@@ -198,6 +199,10 @@ int app_serve(const struct config *cfg, struct logger *lg)
 		log_error(lg, "main", NULL, "cannot register the alert routing job", NULL);
 		goto out;
 	}
+	if (slack_directory_register(a)) {
+		log_error(lg, "main", NULL, "cannot register the Slack directory refresh", NULL);
+		goto out;
+	}
 
 	struct httpd_opts ho = {
 		.listen = cfg->listen,
@@ -248,6 +253,7 @@ out:
 	httpd_stop(a->httpd);
 	okta_hooks_free(a->okta_hooks);
 	gitlab_stop(a);
+	slack_directory_stop(a);
 	jobs_free(a->jobs);
 	sched_free(a->sched);
 	router_free(a->router);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policies/policy_routing.h"
+#include "slack_directory.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -207,13 +208,28 @@ static int set_inflight(PGconn *c, const char *key, const char *ikey, const char
 		      4, p, e);
 }
 
-/* Where a receiver's messages go: a channel as configured, or the user ID of
- * an e-mail (DM). *ch is malloc'ed. 0, 1 (permanent: no such user), -1. */
-static int resolve_target(struct delivery *d, const struct config_receiver *rcv, const char *target, char **ch,
-			  char **why, struct err *e)
+/*
+ * Where a receiver's messages go, from the cached directory
+ * (bridge/slack_directory.c) so that sending never lists the workspace:
+ *  - a channel ID is used as is (dead letter is_archived when the cache
+ *    knows it archived);
+ *  - a channel name ("#alerts" or "alerts") becomes its ID; a name the
+ *    loaded directory does not know is channel_not_found, an archived one
+ *    is_archived, both without calling Slack; before the directory ever
+ *    loaded the name is posted as given (Slack resolves it);
+ *  - an e-mail (DM) is looked up in the cached users, and with
+ *    users.lookupByEmail only on a miss.
+ * *ch is malloc'ed. 0, 1 (permanent: *why says why), -1 (retry later).
+ */
+static int resolve_target(struct delivery *d, PGconn *c, const struct config_receiver *rcv, const char *target,
+			  char **ch, char **why, struct err *e)
 {
 	*ch = NULL;
 	if (rcv && *rcv->email) {
+		if (slack_directory_user_by_email(c, rcv->email, ch, e))
+			return -1;
+		if (*ch)
+			return 0;
 		struct slack_result res;
 		int rc = slack_lookup_email(d->slack, rcv->email, ch, &res, e);
 		if (!rc && !*ch) {
@@ -225,9 +241,53 @@ static int resolve_target(struct delivery *d, const struct config_receiver *rcv,
 		slack_result_clear(&res);
 		return rc;
 	}
+	enum slack_dir_lookup lk;
+	if (slack_directory_channel(c, target, &lk, ch, e))
+		return -1;
+	switch (lk) {
+	case SLACK_DIR_FOUND:
+		return 0;
+	case SLACK_DIR_ARCHIVED:
+		free(*ch);
+		*ch = NULL;
+		*why = strdup("is_archived");
+		return 1;
+	case SLACK_DIR_MISSING:
+		*why = strdup("channel_not_found");
+		return 1;
+	case SLACK_DIR_UNLOADED:
+		break;
+	}
 	const char *t = target[0] == '#' ? target + 1 : target;
 	*ch = strdup(t);
 	return *ch ? 0 : -1;
+}
+
+/*
+ * After a permanent failure (error) of a head post: re-target the rows to
+ * the route's fallback receiver, if it has one other than this receiver.
+ * 1 when it did (*res set), 0 when no fallback applies.
+ */
+static int use_fallback(struct ctx *ctx, PGconn *c, const char *key, const struct config_route *route,
+			const struct config_receiver *rcv, const char *ids, const char *error, enum job_result *res,
+			struct err *e)
+{
+	const struct config *cfg = ctx->cfg;
+	if (!route || !*route->fallback_receiver || !rcv || !strcmp(route->fallback_receiver, rcv->name))
+		return 0;
+	const struct config_receiver *fb = policy_receiver(&cfg->routing, route->fallback_receiver);
+	const char *p[] = {ids, fb ? (*fb->channel ? fb->channel : fb->email) : "", route->fallback_receiver, error};
+	log_warn(ctx->log, "delivery", ctx->request_id, "posting failed; using the fallback receiver", "group", key,
+		 "error", error, "fallback", route->fallback_receiver, NULL);
+	metrics_add(ctx->metrics, "sb_slack_dead_letters_total", 1, "reason", error, NULL);
+	*res = db_run(c,
+		      "UPDATE slack_outbox SET status = 'pending', target = $2, receiver = $3,"
+		      " reason = 'fallback after ' || $4 WHERE id = ANY($1::bigint[])",
+		      4, p, e) ||
+			   set_inflight(c, key, NULL, NULL, e) || delivery_enqueue(c, key, 0, e)
+		   ? JOB_RETRY
+		   : JOB_DONE;
+	return 1;
 }
 
 static int64_t backoff_ms(int attempts)
@@ -385,10 +445,12 @@ static enum job_result deliver_group(struct ctx *ctx, struct delivery *d, PGconn
 		res = delivery_enqueue(c, key, g.last_update_ms + group_interval - now, e) ? JOB_RETRY : JOB_DONE;
 		goto out;
 	}
-	int prc = resolve_target(d, rcv, g.channel && !need_head ? g.channel : last->target, &ch, &why, e);
+	int prc = resolve_target(d, c, rcv, g.channel && !need_head ? g.channel : last->target, &ch, &why, e);
 	if (prc < 0)
 		goto out;
 	ids = id_array(&rows, NULL);
+	if (prc > 0 && need_head && use_fallback(ctx, c, key, route, rcv, ids, why, &res, e))
+		goto out;
 	if (prc > 0) {
 		sr.error = why;
 		why = NULL;
@@ -421,22 +483,8 @@ static enum job_result deliver_group(struct ctx *ctx, struct delivery *d, PGconn
 		if (crc)
 			goto out;
 		if (!sr.ok) {
-			if (sr.permanent && route && *route->fallback_receiver && rcv &&
-			    strcmp(route->fallback_receiver, rcv->name)) {
-				const struct config_receiver *fb = policy_receiver(&cfg->routing, route->fallback_receiver);
-				const char *p[] = {ids, fb ? (*fb->channel ? fb->channel : fb->email) : "", route->fallback_receiver,
-						   sr.error};
-				log_warn(ctx->log, "delivery", ctx->request_id, "posting failed; using the fallback receiver",
-					 "group", key, "error", sr.error, "fallback", route->fallback_receiver, NULL);
-				metrics_add(ctx->metrics, "sb_slack_dead_letters_total", 1, "reason", sr.error, NULL);
-				res = db_run(c,
-					     "UPDATE slack_outbox SET status = 'pending', target = $2, receiver = $3,"
-					     " reason = 'fallback after ' || $4 WHERE id = ANY($1::bigint[])",
-					     4, p, e) || set_inflight(c, key, NULL, NULL, e) || delivery_enqueue(c, key, 0, e)
-					  ? JOB_RETRY
-					  : JOB_DONE;
+			if (sr.permanent && use_fallback(ctx, c, key, route, rcv, ids, sr.error, &res, e))
 				goto out;
-			}
 			res = fail_rows(ctx, c, key, &rows, ids, &sr, e) || set_inflight(c, key, NULL, NULL, e) ? JOB_RETRY
 														 : JOB_DONE;
 			goto out;

@@ -20,6 +20,10 @@
  * The bridge's slash command and the access-request modals are
  * bridge/slack_access.c's.
  *
+ * Channel and user events (channel_created, channel_rename, ..., user_change,
+ * team_join: slack_directory_event_type) update the cached directory
+ * (bridge/slack_directory.c) and are not forwarded.
+ *
  * A bridge button click is stored in the inbox (source "slack", keyed by the
  * payload's trigger_id) with the job "inbox.slack", and acknowledged at once
  * with an empty 200; the job acts (bridge/slack_actions.c).
@@ -35,6 +39,7 @@
 #include "metrics.h"
 #include "router.h"
 #include "slack_access.h"
+#include "slack_directory.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -243,6 +248,36 @@ out:
 	free(ptext);
 }
 
+/*
+ * A channel or user event the directory consumes (Sentry's Slack
+ * integration does not use these). Applied inline: one idempotent upsert of
+ * a row takes about a millisecond, well inside Slack's 3 s; the 200 is sent
+ * only after it committed, and a database failure answers 503 so Slack
+ * retries the event (it does, up to three times). Going through the inbox
+ * would add a stored copy and a job for the same single-row write.
+ */
+static void directory_event(struct ctx *ctx, const json_t *body, const char *etype, struct http_resp *resp)
+{
+	PGconn *c = api_need_db(ctx, resp);
+	if (!c)
+		return;
+	struct err e;
+	err_clear(&e);
+	int handled = 0;
+	int rc = slack_directory_apply_event(c, body, &handled, &e);
+	db_release(ctx->db, c);
+	if (rc) {
+		log_error(ctx->log, "slack", ctx->request_id, "cannot apply a directory event", "event", etype, "error",
+			  e.msg, NULL);
+		metrics_add(ctx->metrics, "sb_slack_requests_total", 1, "route", "/slack/events", "outcome", "error", NULL);
+		http_resp_error(resp, 503, "unavailable", "the event could not be applied; Slack will retry it");
+		return;
+	}
+	metrics_add(ctx->metrics, "sb_slack_directory_events_total", 1, "type", etype, NULL);
+	metrics_add(ctx->metrics, "sb_slack_requests_total", 1, "route", "/slack/events", "outcome", "handled", NULL);
+	http_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
+}
+
 static void h_events(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
 {
 	(void)arg;
@@ -256,9 +291,12 @@ static void h_events(struct ctx *ctx, struct http_req *req, struct http_resp *re
 		return;
 	}
 	const char *type = json_string_value(json_object_get(b, "type"));
+	const char *etype = json_string_value(json_object_get(json_object_get(b, "event"), "type"));
 	if (type && !strcmp(type, "url_verification")) {
 		const char *ch = json_string_value(json_object_get(b, "challenge"));
 		http_resp_json(resp, 200, json_pack("{s:s}", "challenge", ch ? ch : ""));
+	} else if (type && !strcmp(type, "event_callback") && slack_directory_event_type(etype)) {
+		directory_event(ctx, b, etype, resp);
 	} else {
 		forward(ctx, req, resp, "event");
 	}
@@ -294,6 +332,8 @@ int slack_inbound_routes(struct app *a)
 	const struct config *cfg = a->ctx.cfg;
 	metrics_describe(a->ctx.metrics, "sb_slack_requests_total", METRIC_COUNTER,
 			 "Requests from Slack, by route and outcome (handled, refused, stale).");
+	metrics_describe(a->ctx.metrics, "sb_slack_directory_events_total", METRIC_COUNTER,
+			 "Slack events applied to the channel and user directory, by event type.");
 	metrics_describe(a->ctx.metrics, "sb_slack_forwards_total", METRIC_COUNTER,
 			 "Slack requests forwarded to Sentry, by target and outcome (relayed, timeout, error, disabled).");
 	if (cfg->slack.forward_to_sentry.enabled) {

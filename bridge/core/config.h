@@ -262,6 +262,7 @@ struct config_receiver {
 	char *email;                /* DM to this person; or "" */
 	bool send_resolved;
 	struct config_strlist tags; /* Sentry tags shown in the message */
+	int line;                   /* where it is defined in the config file (0: unknown) */
 };
 
 /*

@@ -495,6 +495,8 @@ void cfg_routing_finish(struct cfg_ctx *x)
 		const struct config_receiver *rc = &rt->receivers[i];
 		int line = cfg_line(x, rc, POS_NODE);
 		const char *path = cfg_path(x, rc, POS_NODE);
+		/* For messages after load (the Slack directory's receiver check). */
+		rt->receivers[i].line = *rc->channel ? cfg_line(x, &rc->channel, POS_FIELD) : line;
 		for (size_t k = 0; k < i; k++)
 			if (*rc->name && !strcmp(rt->receivers[k].name, rc->name)) {
 				cfg_error(x, line, path, "duplicate receiver name \"%.80s\" (first on line %d)",

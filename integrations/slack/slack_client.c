@@ -4,6 +4,7 @@
 #include "slack_client.h"
 
 #include "clock.h"
+#include "buf.h"
 #include "httpc.h"
 #include "secret.h"
 
@@ -32,6 +33,12 @@ struct slack_client {
 };
 
 struct slack_client *slack_client_new(const struct config *cfg, struct logger *lg, struct metrics *m, struct err *e)
+{
+	return slack_client_new_opts(cfg, lg, m, NULL, e);
+}
+
+struct slack_client *slack_client_new_opts(const struct config *cfg, struct logger *lg, struct metrics *m,
+					   const struct slack_client_opts *so, struct err *e)
 {
 	const struct config_slack *s = &cfg->slack;
 	if (!s->api_url || !*s->api_url) {
@@ -64,8 +71,9 @@ struct slack_client *slack_client_new(const struct config *cfg, struct logger *l
 	c->hdr[2] = "Accept: application/json";
 	const struct upstream_http *h = &s->http;
 	struct httpc_opts o = {
-	    .name = "slack",
+	    .name = so && so->name ? so->name : "slack",
 	    .rl = HTTPC_RL_SLACK,
+	    .max_rl_retries = so && so->caller_waits_429 ? -1 : 0,
 	    .timeout_ms = h->timeout_ms,
 	    .connect_timeout_ms = h->connect_timeout_ms,
 	    .max_retries = h->max_retries > 0 ? h->max_retries : -1,
@@ -124,6 +132,46 @@ int slack_error_permanent(const char *error)
 	return 0;
 }
 
+/* Turn an httpc answer into res (and *body). */
+static void read_answer(int hrc, const struct err *he, struct httpc_resp *r, struct slack_result *res, json_t **body)
+{
+	res->status = r->status;
+	res->retry_after_ms = r->retry_after_ms;
+	if (hrc && hrc != HTTPC_E_RATE_LIMITED) {
+		if (asprintf(&res->error, "transport: %s", he->msg) < 0)
+			res->error = NULL;
+		return;
+	}
+	if (hrc == HTTPC_E_RATE_LIMITED || r->status == 429) {
+		res->error = strdup("ratelimited");
+		if (res->retry_after_ms < 0)
+			res->retry_after_ms = 1000;
+		return;
+	}
+	json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		if (asprintf(&res->error, "bad response: HTTP %ld, not a JSON object", r->status) < 0)
+			res->error = NULL;
+		return;
+	}
+	res->ok = json_is_true(json_object_get(j, "ok"));
+	if (!res->ok) {
+		const char *er = json_string_value(json_object_get(j, "error"));
+		res->error = strdup(er ? er : "unknown_error");
+		res->permanent = slack_error_permanent(res->error);
+	} else {
+		const char *ch = json_string_value(json_object_get(j, "channel"));
+		const char *ts = json_string_value(json_object_get(j, "ts"));
+		res->channel = ch ? strdup(ch) : NULL;
+		res->ts = ts ? strdup(ts) : NULL;
+	}
+	if (body)
+		*body = j;
+	else
+		json_decref(j);
+}
+
 int slack_call(struct slack_client *c, const char *method, const json_t *args, struct slack_result *res, json_t **body,
 	       struct err *e)
 {
@@ -153,47 +201,68 @@ int slack_call(struct slack_client *c, const char *method, const json_t *args, s
 	struct err he;
 	err_clear(&he);
 	int hrc = httpc_call(c->http, &req, &r, &he);
-	res->status = r.status;
-	res->retry_after_ms = r.retry_after_ms;
-	int rc = 0;
-	if (hrc && hrc != HTTPC_E_RATE_LIMITED) {
-		if (asprintf(&res->error, "transport: %s", he.msg) < 0)
-			res->error = NULL;
-		goto out;
-	}
-	if (hrc == HTTPC_E_RATE_LIMITED || r.status == 429) {
-		res->error = strdup("ratelimited");
-		if (res->retry_after_ms < 0)
-			res->retry_after_ms = 1000;
-		goto out;
-	}
-	json_t *j = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		if (asprintf(&res->error, "bad response: HTTP %ld, not a JSON object", r.status) < 0)
-			res->error = NULL;
-		goto out;
-	}
-	res->ok = json_is_true(json_object_get(j, "ok"));
-	if (!res->ok) {
-		const char *er = json_string_value(json_object_get(j, "error"));
-		res->error = strdup(er ? er : "unknown_error");
-		res->permanent = slack_error_permanent(res->error);
-	} else {
-		const char *ch = json_string_value(json_object_get(j, "channel"));
-		const char *ts = json_string_value(json_object_get(j, "ts"));
-		res->channel = ch ? strdup(ch) : NULL;
-		res->ts = ts ? strdup(ts) : NULL;
-	}
-	if (body)
-		*body = j;
-	else
-		json_decref(j);
-out:
+	read_answer(hrc, &he, &r, res, body);
 	httpc_resp_free(&r);
 	free(url);
 	free(payload);
-	return rc;
+	return 0;
+}
+
+static int url_escape(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		    *p == '_' || *p == '.' || *p == '~') {
+			if (buf_append(b, p, 1))
+				return -1;
+		} else if (buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15])) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int slack_call_get(struct slack_client *c, const char *method, const char *const *params, const volatile int *cancel,
+		   struct slack_result *res, json_t **body, struct err *e)
+{
+	memset(res, 0, sizeof *res);
+	res->retry_after_ms = -1;
+	if (body)
+		*body = NULL;
+	struct buf u;
+	buf_init(&u, 0);
+	int bad = buf_printf(&u, "%s/%s", c->base, method);
+	for (size_t i = 0; !bad && params && params[i] && params[i + 1]; i += 2) {
+		bad |= buf_puts(&u, i ? "&" : "?");
+		bad |= url_escape(&u, params[i]);
+		bad |= buf_puts(&u, "=");
+		bad |= url_escape(&u, params[i + 1]);
+	}
+	if (bad) {
+		buf_reset(&u);
+		return err_set(e, -1, "slack: out of memory"), -1;
+	}
+	char endpoint[64];
+	snprintf(endpoint, sizeof endpoint, "GET %s", method);
+	/* Only the Authorization header: a GET has no body. */
+	const char *hdr[] = {c->auth, "Accept: application/json", NULL};
+	struct httpc_req req = {
+	    .method = "GET",
+	    .url = buf_str(&u),
+	    .headers = hdr,
+	    .endpoint = endpoint,
+	    .idempotent = 1,
+	    .cancel = cancel,
+	};
+	struct httpc_resp r = {0};
+	struct err he;
+	err_clear(&he);
+	int hrc = httpc_call(c->http, &req, &r, &he);
+	read_answer(hrc, &he, &r, res, body);
+	httpc_resp_free(&r);
+	buf_reset(&u);
+	return 0;
 }
 
 /* Wait for this channel's turn (one post per second per channel). */

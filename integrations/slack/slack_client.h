@@ -45,6 +45,21 @@ struct slack_result {
 
 /* A client for cfg->slack. NULL with e when Slack is not configured. */
 struct slack_client *slack_client_new(const struct config *cfg, struct logger *lg, struct metrics *m, struct err *e);
+
+/* Options of a second client with its own httpc (own rate-limit state). */
+struct slack_client_opts {
+	const char *name;      /* httpc name, the upstream label of the metrics (default "slack") */
+	bool caller_waits_429; /* hand every 429 back (res->retry_after_ms) instead of waiting in httpc */
+};
+
+/*
+ * slack_client_new with options. The directory walk uses its own client
+ * that hands 429s back: a walk's 429 on a Tier 2 listing then does not hold
+ * the alert posts (Slack counts limits per method), and the walk counts and
+ * waits them itself.
+ */
+struct slack_client *slack_client_new_opts(const struct config *cfg, struct logger *lg, struct metrics *m,
+					   const struct slack_client_opts *o, struct err *e);
 void slack_client_free(struct slack_client *c);
 
 /*
@@ -55,6 +70,15 @@ void slack_client_free(struct slack_client *c);
  */
 int slack_call(struct slack_client *c, const char *method, const json_t *args, struct slack_result *res, json_t **body,
 	       struct err *e);
+
+/*
+ * A read method as GET with a query string (what Slack's SDKs do for
+ * conversations.list and users.list): params are key, value pairs ending
+ * with NULL (values URL-encoded here). Results as slack_call; cancel (may
+ * be NULL) ends the call early when it becomes nonzero.
+ */
+int slack_call_get(struct slack_client *c, const char *method, const char *const *params, const volatile int *cancel,
+		   struct slack_result *res, json_t **body, struct err *e);
 
 /* chat.postMessage. thread_ts and metadata may be NULL; blocks (borrowed) may be NULL. */
 int slack_post(struct slack_client *c, const char *channel, const char *text, const json_t *blocks,

@@ -61,6 +61,7 @@ struct sl_user {
 
 struct sl_message {
 	char *channel, *ts, *thread_ts, *user; /* user: ephemeral recipient */
+	char *asked;                           /* the channel argument as the client gave it (ID or name) */
 	json_t *msg;                           /* text, blocks, metadata */
 	int updates;
 	bool ephemeral;
@@ -448,6 +449,7 @@ static int m_post(const json_t *a, struct sim_response *resp, bool ephemeral)
 	struct sl_message *m = &v[S.nmsgs++];
 	memset(m, 0, sizeof *m);
 	m->channel = sim_strdup(c->id);
+	m->asked = sim_strdup(arg(a, "channel"));
 	m->ts = sim_asprintf("%lld.%06llu", (long long)(now / 1000), (unsigned long long)(++S.ts_seq % 1000000));
 	m->thread_ts = thread_ts ? sim_strdup(thread_ts) : NULL;
 	m->ephemeral = ephemeral;
@@ -828,6 +830,7 @@ static void reset_messages(void)
 		free(S.msgs[i].ts);
 		free(S.msgs[i].thread_ts);
 		free(S.msgs[i].user);
+		free(S.msgs[i].asked);
 		json_decref(S.msgs[i].msg);
 	}
 	S.nmsgs = 0;
@@ -856,6 +859,8 @@ static int control(const struct sim_request *req, struct sim_response *resp)
 			json_object_set_new(o, "channel", json_string(m->channel));
 			json_object_set_new(o, "updates", json_integer(m->updates));
 			json_object_set_new(o, "ephemeral", json_boolean(m->ephemeral));
+			if (m->asked)
+				json_object_set_new(o, "channel_arg", json_string(m->asked));
 			if (m->user)
 				json_object_set_new(o, "user", json_string(m->user));
 			json_array_append_new(arr, o);

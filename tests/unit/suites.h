@@ -35,5 +35,6 @@ Suite *gitlab_suite(void);
 Suite *console_suite(void);
 Suite *routing_suite(void);
 Suite *sentry_hooks_suite(void);
+Suite *slack_directory_suite(void);
 
 #endif
