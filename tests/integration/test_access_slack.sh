@@ -66,8 +66,20 @@ eq "the first sync converges the demo org" "$rc" 0
 start_bridge b "$T/a.yaml"
 check "ready" wait_ready "$URL" 20
 check "the first scheduled sync is done" wait_first_scheduled_sync
-# Bob is in the bridge's Slack directory; the others are found with users.info.
-sql "INSERT INTO slack_users (id, name, email) VALUES ('U0BOBB', 'bob', 'bob.brown@acme.example')" >/dev/null
+# Bob is in the bridge's Slack directory; the others are found with users.info:
+# once the directory's first walk is done (refresh_interval 1h: no other walk
+# during the test), everyone but Bob is taken out of the cache.
+dir_loaded() {
+	for _ in $(seq 150); do
+		[ "$(sql "SELECT count(*) FROM slack_directory_state WHERE kind = 'users' AND last_success_at IS NOT NULL AND running_since IS NULL")" = 1 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "the directory's first walk is done" dir_loaded
+sql "DELETE FROM slack_users WHERE id <> 'U0BOBB'" >/dev/null
+sql "INSERT INTO slack_users (id, name, email) VALUES ('U0BOBB', 'bob', 'bob.brown@acme.example')
+     ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email, deleted = false" >/dev/null
 
 ssign() { # ssign TIMESTAMP BODY
 	printf 'v0=%s' "$(printf 'v0:%s:%s' "$1" "$2" | openssl dgst -sha256 -hmac "$SLACK_SIGNING_SECRET" | sed 's/^.* //')"
