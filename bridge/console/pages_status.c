@@ -3,8 +3,7 @@
  * GitLab cache (what this replica serves, as /readyz tells it, and the
  * stored snapshots: age, size, refresh time) and the Slack directory (the
  * cached channels and users: counts and last refresh; and the refresh
- * state of each walk, errors included, from slack_directory_state when
- * that table of migration 009 is in the schema).
+ * state of each walk, errors included, from slack_directory_state).
  */
 #include "console_int.h"
 
@@ -129,34 +128,29 @@ void con_h_slack(struct ctx *ctx, struct http_req *req, struct http_resp *resp, 
 		html_printf(&b, "<p class=\"err\">The user cache could not be read.</p>");
 	}
 	PQclear(r);
-	/* the refresh state of migration 009 (the directory branch), when it is there */
-	r = db_exec(c, "SELECT to_regclass('slack_directory_state') IS NOT NULL", 0, NULL, NULL);
-	int has_state = r && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	if (has_state) {
-		r = db_exec(c, "SELECT kind, coalesce(to_char(last_success_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), 'never'),"
-			       " coalesce(to_char(last_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), 'never'),"
-			       " coalesce(last_error, ''), entries, removed, coalesce(duration_ms::text, ''), calls, rate_limited,"
-			       " coalesce(replica, ''), coalesce(to_char(running_since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), '')"
-			       " FROM slack_directory_state ORDER BY kind", 0, NULL, NULL);
-		html_printf(&b, "<h2>Refreshes</h2>");
-		if (r && PQntuples(r)) {
-			html_printf(&b, "<div class=\"wrap\"><table><tr><th>Kind</th><th>Last success</th><th>Last attempt</th>"
-					"<th>Entries</th><th>Removed</th><th>Took</th><th>Calls (429s)</th><th>Replica</th>"
-					"<th>Error</th></tr>");
-			for (int k = 0; k < PQntuples(r); k++)
-				html_printf(&b, "<tr><td>%s%s%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s%s</td><td>%s (%s)</td>"
-						"<td>%s</td><td class=\"bad\">%s</td></tr>",
-					    PQgetvalue(r, k, 0), *PQgetvalue(r, k, 10) ? ", refreshing since " : "", PQgetvalue(r, k, 10),
-					    PQgetvalue(r, k, 1), PQgetvalue(r, k, 2), PQgetvalue(r, k, 4), PQgetvalue(r, k, 5),
-					    PQgetvalue(r, k, 6), *PQgetvalue(r, k, 6) ? " ms" : "", PQgetvalue(r, k, 7),
-					    PQgetvalue(r, k, 8), PQgetvalue(r, k, 9), PQgetvalue(r, k, 3));
-			html_printf(&b, "</table></div>");
-		} else {
-			html_printf(&b, "<p class=\"err\">The directory's refresh state could not be read.</p>");
-		}
-		PQclear(r);
+	/* the refresh state of each walk (bridge/slack_directory.c) */
+	r = db_exec(c, "SELECT kind, coalesce(to_char(last_success_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), 'never'),"
+		       " coalesce(to_char(last_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), 'never'),"
+		       " coalesce(last_error, ''), entries, removed, coalesce(duration_ms::text, ''), calls, rate_limited,"
+		       " coalesce(replica, ''), coalesce(to_char(running_since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), '')"
+		       " FROM slack_directory_state ORDER BY kind", 0, NULL, NULL);
+	html_printf(&b, "<h2>Refreshes</h2>");
+	if (r && PQntuples(r)) {
+		html_printf(&b, "<div class=\"wrap\"><table><tr><th>Kind</th><th>Last success</th><th>Last attempt</th>"
+				"<th>Entries</th><th>Removed</th><th>Took</th><th>Calls (429s)</th><th>Replica</th>"
+				"<th>Error</th></tr>");
+		for (int k = 0; k < PQntuples(r); k++)
+			html_printf(&b, "<tr><td>%s%s%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s%s</td><td>%s (%s)</td>"
+					"<td>%s</td><td class=\"bad\">%s</td></tr>",
+				    PQgetvalue(r, k, 0), *PQgetvalue(r, k, 10) ? ", refreshing since " : "", PQgetvalue(r, k, 10),
+				    PQgetvalue(r, k, 1), PQgetvalue(r, k, 2), PQgetvalue(r, k, 4), PQgetvalue(r, k, 5),
+				    PQgetvalue(r, k, 6), *PQgetvalue(r, k, 6) ? " ms" : "", PQgetvalue(r, k, 7),
+				    PQgetvalue(r, k, 8), PQgetvalue(r, k, 9), PQgetvalue(r, k, 3));
+		html_printf(&b, "</table></div>");
+	} else {
+		html_printf(&b, "<p class=\"err\">The directory's refresh state could not be read.</p>");
 	}
+	PQclear(r);
 	r = db_exec(c, "SELECT count(*) FILTER (WHERE status = 'dead'), coalesce((SELECT last_error FROM slack_outbox"
 		       " WHERE last_error IS NOT NULL ORDER BY id DESC LIMIT 1), '') FROM slack_outbox"
 		       " WHERE created_at > now() - interval '1 day'", 0, NULL, NULL);

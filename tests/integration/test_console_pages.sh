@@ -438,11 +438,7 @@ j victor GET "$URL/console/slack"
 contains "slack: channel count" "$BODY" "<dt>Cached</dt><dd>2</dd>"
 contains "slack: member count" "$BODY" "<dt>The bot is a member of</dt><dd>1</dd>"
 contains "slack: last refresh" "$BODY" "UTC ("
-# the refresh state (migration 009 of the directory work; made here when it has not landed)
-sql "CREATE TABLE IF NOT EXISTS slack_directory_state (kind text PRIMARY KEY, last_success_at timestamptz,
-	last_attempt_at timestamptz, last_error text, entries integer NOT NULL DEFAULT 0, removed integer NOT NULL DEFAULT 0,
-	duration_ms bigint, calls integer NOT NULL DEFAULT 0, rate_limited integer NOT NULL DEFAULT 0, replica text,
-	running_since timestamptz, bot_user_id text)" >/dev/null
+# the refresh state (slack_directory_state, migration 009)
 sql "INSERT INTO slack_directory_state (kind, last_success_at, last_attempt_at, last_error, entries, duration_ms, calls, rate_limited, replica)
 	VALUES ('users', now() - interval '1 hour', now(), 'ratelimited <b>x</b>', 7, 120, 3, 1, 'r1')
 	ON CONFLICT (kind) DO UPDATE SET last_success_at = EXCLUDED.last_success_at, last_attempt_at = EXCLUDED.last_attempt_at,
