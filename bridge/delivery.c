@@ -379,6 +379,66 @@ static int recover(struct ctx *ctx, struct delivery *d, PGconn *c, const char *k
 	return rc;
 }
 
+/* What was done to the issue from Slack (slack_triage, bridge/slack_actions.c). */
+struct triage_view {
+	char *status, *detail, *by, *assignee;
+	int64_t status_at_ms;
+};
+
+static void triage_view_free(struct triage_view *t)
+{
+	free(t->status);
+	free(t->detail);
+	free(t->by);
+	free(t->assignee);
+	memset(t, 0, sizeof *t);
+}
+
+static int load_triage(PGconn *c, const json_t *alert, struct triage_view *t, struct err *e)
+{
+	memset(t, 0, sizeof *t);
+	const char *issue = json_string_value(json_object_get(alert, "issue"));
+	if (!issue || !*issue)
+		return 0;
+	const char *p[] = {issue};
+	PGresult *r = db_exec(c,
+			      "SELECT status, status_detail, status_by, assignee,"
+			      " coalesce((extract(epoch FROM status_at) * 1000)::bigint, 0)"
+			      " FROM slack_triage WHERE issue = $1",
+			      1, p, e);
+	if (!r)
+		return -1;
+	if (PQntuples(r)) {
+		t->status = col(r, 0, 0);
+		t->detail = col(r, 0, 1);
+		t->by = col(r, 0, 2);
+		t->assignee = col(r, 0, 3);
+		t->status_at_ms = atoll(PQgetvalue(r, 0, 4));
+	}
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * Show the triage state on a head: the assignee always; a status only when
+ * it was set after the head was posted (a head posted again for new alerts
+ * is about an issue that came back). A resolution from Sentry names the
+ * person when the bridge resolved it.
+ */
+static void apply_triage(struct slack_head_opts *ho, const struct triage_view *t, int64_t head_posted_ms,
+			 bool resolved)
+{
+	ho->assignee = t->assignee;
+	bool current = t->status && head_posted_ms && t->status_at_ms >= head_posted_ms - 1000;
+	if (current && !strcmp(t->status, "resolved") && t->by) {
+		ho->resolved_by_user = t->by;
+		ho->resolved_by = NULL;
+	} else if (current && !resolved && !strcmp(t->status, "ignored")) {
+		ho->archived = t->detail ? t->detail : "";
+		ho->archived_by = t->by;
+	}
+}
+
 static json_t *metadata(const char *ikey)
 {
 	return json_pack("{s:s,s:{s:s}}", "event_type", "sentry_bridge_notification", "event_payload", "key", ikey);
@@ -393,6 +453,7 @@ static enum job_result deliver_group(struct ctx *ctx, struct delivery *d, PGconn
 	json_t *alert = NULL, *blocks = NULL;
 	char *text = NULL, *ids = NULL, *ch = NULL, *why = NULL;
 	struct slack_result sr = {.retry_after_ms = -1};
+	struct triage_view tv = {0};
 	if (load_group(c, key, &g, e) || load_rows(c, key, &rows, e))
 		goto out;
 	if (!rows.n) {
@@ -424,6 +485,8 @@ static enum job_result deliver_group(struct ctx *ctx, struct delivery *d, PGconn
 		err_set(e, -1, "outbox row %lld: unreadable alert", last->id);
 		goto out;
 	}
+	if (load_triage(c, alert, &tv, e))
+		goto out;
 	int64_t group_interval = route ? route->group_interval_ms : 300000;
 	int64_t repeat_interval = route ? route->repeat_interval_ms : 4 * 3600000LL;
 	bool need_head = !g.head_ts || (g.resolved && n_alert) ||
@@ -465,7 +528,8 @@ static enum job_result deliver_group(struct ctx *ctx, struct delivery *d, PGconn
 		struct slack_head_opts ho = {.count = count,
 					     .route = last->route_path,
 					     .tags = rcv ? &rcv->tags : NULL,
-					     .action_prefix = cfg->slack.action_id_prefix};
+					     .action_prefix = cfg->slack.action_id_prefix,
+					     .assignee = tv.assignee};
 		json_t *md = metadata(ikey);
 		if (!(blocks = slack_blocks_head(alert, &ho, &text)) || !md) {
 			json_decref(md);
@@ -522,7 +586,8 @@ static enum job_result deliver_group(struct ctx *ctx, struct delivery *d, PGconn
 				     .route = last->route_path,
 				     .tags = rcv ? &rcv->tags : NULL,
 				     .action_prefix = cfg->slack.action_id_prefix,
-				     .resolved_by = n_resolved ? "Sentry" : NULL};
+				     .resolved_by = n_resolved || g.resolved ? "Sentry" : NULL};
+	apply_triage(&ho, &tv, g.last_post_ms, n_resolved || g.resolved);
 	if (!(blocks = slack_blocks_head(alert, &ho, &text))) {
 		err_set(e, -1, "out of memory");
 		goto out;
@@ -587,6 +652,7 @@ static enum job_result deliver_group(struct ctx *ctx, struct delivery *d, PGconn
 	res = JOB_DONE;
 out:
 	slack_result_clear(&sr);
+	triage_view_free(&tv);
 	group_free(&g);
 	rows_free(&rows);
 	json_decref(alert);

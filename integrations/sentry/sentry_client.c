@@ -1328,3 +1328,133 @@ out:
 	free(enc);
 	return rc;
 }
+
+/* ---- issues (Slack triage) ---------------------------------------------- */
+
+int sentry_update_issue(struct sentry_client *c, const char *issue_id, const struct sentry_issue_update *u,
+			struct sentry_result *res, struct err *e)
+{
+	static const char endpoint[] = "PUT /api/0/organizations/{org}/issues/{id}/";
+	char *url = NULL, *body = NULL, *id = NULL;
+	json_t *j = NULL;
+	int rc = -1;
+	if (write_begin(c, res, "update issue", 1, issue_id, NULL, e))
+		return -1;
+	if (!u)
+		return err_set(e, -1, "sentry: update issue: nothing to change");
+	j = json_object();
+	if (!j)
+		goto nomem;
+	if ((u->status && json_object_set_new(j, "status", json_string(u->status))) ||
+	    (u->substatus && json_object_set_new(j, "substatus", json_string(u->substatus))) ||
+	    (u->assigned_to && json_object_set_new(j, "assignedTo", json_string(u->assigned_to))))
+		goto nomem;
+	if (u->status) {
+		/* statusDetails is always sent with a status, as Sentry's own UI does */
+		json_t *sd = u->ignore_minutes > 0 ? json_pack("{s:I}", "ignoreDuration", (json_int_t)u->ignore_minutes)
+						   : json_object();
+		if (!sd || json_object_set_new(j, "statusDetails", sd))
+			goto nomem;
+	}
+	if (!(id = url_enc(issue_id)) || asprintf(&url, "%s/api/0/organizations/%s/issues/%s/", c->base, c->org, id) < 0) {
+		url = NULL;
+		goto nomem;
+	}
+	if (!(body = json_dumps(j, JSON_COMPACT)))
+		goto nomem;
+	/* not retried by httpc: the job queue retries with its backoff, so the
+	 * person's click is not held for minutes inside one job run */
+	rc = write_call(c, "PUT", url, body, endpoint, 0, res, NULL, e);
+	goto out;
+nomem:
+	err_set(e, -1, "sentry: update issue: out of memory");
+out:
+	json_decref(j);
+	free(url);
+	free(body);
+	free(id);
+	return rc;
+}
+
+void sentry_member_ref_clear(struct sentry_member_ref *m)
+{
+	if (!m)
+		return;
+	free(m->id);
+	free(m->user_id);
+	free(m->email);
+	memset(m, 0, sizeof *m);
+}
+
+int sentry_find_member(struct sentry_client *c, const char *email, struct sentry_member_ref *out, struct err *e)
+{
+	static const char endpoint[] = "GET /api/0/organizations/{org}/members/";
+	char *url = NULL, *q = NULL, *qe = NULL;
+	struct httpc_resp r = {0};
+	json_t *arr = NULL;
+	int rc = -1;
+	if (out)
+		memset(out, 0, sizeof *out);
+	if (!c || !out || !email || !*email)
+		return err_set(e, -1, "sentry: find member: missing argument");
+	for (const char *p = email; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '"')
+			return 0; /* Sentry's query tokenizer would split it: no such member */
+	if (asprintf(&q, "email:%s", email) < 0) {
+		q = NULL;
+		goto nomem;
+	}
+	if (!(qe = url_enc(q)) ||
+	    asprintf(&url, "%s/api/0/organizations/%s/members/?per_page=" SENTRY_PER_PAGE "&query=%s", c->base, c->org,
+		     qe) < 0) {
+		url = NULL;
+		goto nomem;
+	}
+	struct httpc_req req = {.method = "GET", .url = url, .headers = c->hdr_get, .endpoint = endpoint, .idempotent = -1};
+	struct err he;
+	err_clear(&he);
+	if (httpc_call(c->http, &req, &r, &he)) {
+		transport_err(e, &he, "find member");
+		goto out;
+	}
+	if (r.status < 200 || r.status > 299) {
+		char *m = refusal_message(r.status, &r.body);
+		err_set(e, -1, "sentry: find member: HTTP %ld: %s", r.status, m ? m : "?");
+		free(m);
+		goto out;
+	}
+	arr = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
+	if (!json_is_array(arr)) {
+		err_set(e, -1, "sentry: find member: the answer is not a JSON array");
+		goto out;
+	}
+	rc = 0;
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const json_t *o = json_array_get(arr, i);
+		const json_t *user = json_object_get(o, "user");
+		if (!json_is_object(o))
+			continue;
+		int ri = dup_id(json_object_get(o, "id"), &out->id);
+		if (ri > 0)
+			continue; /* no id: not a member we can name */
+		if (ri < 0 || dup_opt(o, "email", &out->email) ||
+		    (json_is_object(user) && dup_id(json_object_get(user, "id"), &out->user_id) < 0)) {
+			sentry_member_ref_clear(out);
+			goto nomem;
+		}
+		out->pending = !json_is_object(user) || json_is_true(json_object_get(o, "pending"));
+		rc = 1;
+		break;
+	}
+	goto out;
+nomem:
+	rc = -1;
+	err_set(e, -1, "sentry: find member: out of memory");
+out:
+	json_decref(arr);
+	httpc_resp_free(&r);
+	free(url);
+	free(q);
+	free(qe);
+	return rc;
+}

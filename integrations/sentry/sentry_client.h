@@ -121,6 +121,44 @@ int sentry_create_project(struct sentry_client *c, const char *team, const char 
  * sentry_ids_free. 0 or -1 with e (a 404 for an unknown team is an error). */
 int sentry_team_admins(struct sentry_client *c, const char *team, char ***emails, size_t *n, struct err *e);
 
+/* ---- issues (Slack triage, issue 8) ---- */
+
+/* A change of one issue; NULL / 0 fields are not sent. */
+struct sentry_issue_update {
+	const char *status;      /* "resolved", "ignored", "unresolved" */
+	const char *substatus;   /* "archived_until_escalating", "archived_until_condition_met", ... */
+	long long ignore_minutes; /* statusDetails.ignoreDuration (minutes) */
+	const char *assigned_to; /* "user:<user id>", "team:<id>", a username or e-mail */
+};
+
+/*
+ * PUT /api/0/organizations/{org}/issues/{issue_id}/ ("Update an Issue";
+ * Sentry records the token's integration as the actor). 0 when Sentry
+ * answered: res->status, and for a non-2xx res->message with Sentry's
+ * reason ({"detail"} or the first field error, "status: ..."). -1 with e on
+ * transport failure or timeout. httpc does not retry it after a 5xx or a
+ * timeout: the caller's job queue does, with its backoff.
+ */
+int sentry_update_issue(struct sentry_client *c, const char *issue_id, const struct sentry_issue_update *u,
+			struct sentry_result *res, struct err *e);
+
+/* A member found by e-mail. */
+struct sentry_member_ref {
+	char *id;      /* member id */
+	char *user_id; /* the user's id (user.id); NULL for a pending invite */
+	char *email;
+	bool pending;
+};
+
+/*
+ * The member with this e-mail (GET /organizations/{org}/members/?query=email:X,
+ * which matches the member e-mail and the user's e-mails). 1 found (out
+ * filled; free with sentry_member_ref_clear), 0 none, -1 with e (transport,
+ * or a non-2xx answer).
+ */
+int sentry_find_member(struct sentry_client *c, const char *email, struct sentry_member_ref *out, struct err *e);
+void sentry_member_ref_clear(struct sentry_member_ref *m);
+
 void sentry_members_free(struct sentry_member *v, size_t n);
 void sentry_teams_free(struct sentry_team *v, size_t n);
 void sentry_projects_free(struct sentry_project *v, size_t n);

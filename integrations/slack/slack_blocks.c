@@ -5,6 +5,8 @@
 
 #include "buf.h"
 
+#include <stdbool.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,20 @@ static void esc(struct buf *b, const char *t)
 			buf_puts(b, "&gt;");
 		else
 			buf_append(b, t, 1);
+	}
+}
+
+/* <@U123> for a Slack user id (a mention Slack renders as @name); anything
+ * else is written escaped, as text. */
+static void mention(struct buf *b, const char *id)
+{
+	bool ok = *id && strlen(id) <= 32;
+	for (const char *p = id; ok && *p; p++)
+		ok = (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+	if (ok) {
+		buf_printf(b, "<@%s>", id);
+	} else {
+		esc(b, id);
 	}
 }
 
@@ -59,24 +75,30 @@ static const char *level_emoji(const char *level)
 	return ":white_circle:";
 }
 
+static json_t *option(const char *label, const char *value)
+{
+	return json_pack("{s:{s:s,s:s},s:s}", "text", "type", "plain_text", "text", label, "value", value);
+}
+
 json_t *slack_blocks_head(const json_t *alert, const struct slack_head_opts *o, char **text)
 {
 	*text = NULL;
+	bool resolved = o->resolved_by || o->resolved_by_user;
 	const char *title = *s(alert, "title") ? s(alert, "title") : "Sentry alert";
 	struct buf t;
 	buf_init(&t, 0);
-	buf_printf(&t, "%s[%s] %s", o->resolved_by ? "Resolved: " : "", *s(alert, "project") ? s(alert, "project") : "?",
-		   title);
+	buf_printf(&t, "%s[%s] %s", resolved ? "Resolved: " : o->archived ? "Archived: " : "",
+		   *s(alert, "project") ? s(alert, "project") : "?", title);
 	if (o->count > 1)
 		buf_printf(&t, " (%ld alerts)", o->count);
 	json_t *blocks = json_array();
 	char head[160];
-	snprintf(head, sizeof head, "%s%.140s", o->resolved_by ? "Resolved: " : "", title);
+	snprintf(head, sizeof head, "%s%.140s", resolved ? "Resolved: " : o->archived ? "Archived: " : "", title);
 	json_array_append_new(blocks, json_pack("{s:s,s:{s:s,s:s,s:b}}", "type", "header", "text", "type",
 						"plain_text", "text", head, "emoji", 1));
 	struct buf f;
 	buf_init(&f, 0);
-	buf_printf(&f, "%s *%s*", level_emoji(o->resolved_by ? "resolved" : s(alert, "level")),
+	buf_printf(&f, "%s *%s*", level_emoji(resolved ? "resolved" : s(alert, "level")),
 		   *s(alert, "level") ? s(alert, "level") : "alert");
 	buf_puts(&f, "  ·  *Project:* ");
 	esc(&f, *s(alert, "project") ? s(alert, "project") : "unknown");
@@ -115,20 +137,46 @@ json_t *slack_blocks_head(const json_t *alert, const struct slack_head_opts *o, 
 		buf_printf(&f, "  ·  route `%s`", o->route);
 	if (*s(alert, "web_url"))
 		buf_printf(&f, "  ·  <%s|View in Sentry>", s(alert, "web_url"));
-	if (o->resolved_by) {
+	if (o->resolved_by_user) {
+		buf_puts(&f, "\n:white_check_mark: Resolved by ");
+		mention(&f, o->resolved_by_user);
+		buf_puts(&f, " via the bridge");
+	} else if (o->resolved_by) {
 		buf_puts(&f, "\n:white_check_mark: Resolved by ");
 		esc(&f, o->resolved_by);
+	} else if (o->archived) {
+		buf_puts(&f, "\n:zzz: Archived ");
+		esc(&f, o->archived);
+		if (o->archived_by) {
+			buf_puts(&f, " by ");
+			mention(&f, o->archived_by);
+		}
+		buf_puts(&f, " via the bridge");
+	}
+	if (o->assignee) {
+		buf_puts(&f, "\n:bust_in_silhouette: Assigned to ");
+		mention(&f, o->assignee);
+		buf_puts(&f, " via the bridge");
 	}
 	json_array_append_new(blocks, json_pack("{s:s,s:[o]}", "type", "context", "elements", mrkdwn(buf_str(&f))));
 	buf_reset(&f);
 
-	if (!o->resolved_by) {
+	if (!resolved) {
 		const char *issue = s(alert, "issue");
 		json_t *elems = json_array();
 		bool is_issue = *issue && strcmp(s(alert, "resource"), "metric_alert");
 		if (is_issue) {
 			json_array_append_new(elems, button(o->action_prefix, "resolve", "Resolve", issue, "primary"));
-			json_array_append_new(elems, button(o->action_prefix, "archive", "Archive", issue, NULL));
+			if (!o->archived) {
+				/* Sentry: archived_until_escalating, or ignoreDuration minutes */
+				char aid[96];
+				snprintf(aid, sizeof aid, "%sarchive", o->action_prefix);
+				json_array_append_new(
+				    elems, json_pack("{s:s,s:s,s:{s:s,s:s},s:[o,o,o,o]}", "type", "static_select", "action_id",
+						     aid, "placeholder", "type", "plain_text", "text", "Archive", "options",
+						     option("Until escalating", "until_escalating"), option("For 1 hour", "60"),
+						     option("For 1 day", "1440"), option("For 1 week", "10080")));
+			}
 			json_array_append_new(elems, button(o->action_prefix, "assign", "Assign to me", issue, NULL));
 		}
 		char id[96];

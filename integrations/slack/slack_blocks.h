@@ -12,7 +12,10 @@
  * Assign to me, Silence), whose action_ids start with the configured
  * prefix (slack.action_id_prefix) so interactions can be told apart from
  * Sentry's own. A resolved group keeps its text, loses its buttons and says
- * who resolved it.
+ * who resolved it. Archive is a menu: until escalating, for 1 hour, 1 day,
+ * 1 week (values "until_escalating", "60", "1440", "10080": minutes, read
+ * back by policies/policy_triage.c). What was done from Slack shows as
+ * status lines ("Archived until escalating by @ada via the bridge").
  */
 #ifndef SB_INTEGRATIONS_SLACK_BLOCKS_H
 #define SB_INTEGRATIONS_SLACK_BLOCKS_H
@@ -28,7 +31,15 @@ struct slack_head_opts {
 	const struct config_strlist *tags; /* tags to show (the receiver's); may be NULL */
 	const char *action_prefix;         /* "sb_" */
 	const char *resolved_by;           /* non-NULL: the group is resolved (by this actor) */
+	/* Triage from Slack (bridge/slack_actions.c), shown as status lines;
+	 * the ids are Slack user ids, rendered as mentions. */
+	const char *resolved_by_user; /* resolved via the bridge by this person (no buttons) */
+	const char *archived;         /* archived via the bridge: "until escalating", "for 1 hour", ... */
+	const char *archived_by;      /* ... by this person (the Archive menu is left out) */
+	const char *assignee;         /* assigned via the bridge to this person */
 };
+
+#define SLACK_ARCHIVE_VALUES "until_escalating", "60", "1440", "10080"
 
 /* Blocks of a group's head message. New array; *text gets the notification
  * fallback (caller frees). NULL on allocation failure. */

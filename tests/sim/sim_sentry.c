@@ -17,6 +17,7 @@
 #include "sim_util.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1454,6 +1455,323 @@ static struct sentry_member *find_member(const struct sentry_state *se, const ch
 	return sentry_member_find(se, id);
 }
 
+
+/* ---- issues: "Update an Issue" (Slack triage, issue 8) ---------------------------------------------- */
+
+/*
+ * PUT/GET /api/0/organizations/{org}/issues/{issue_id}/. Validation as
+ * Sentry's GroupValidator (src/sentry/api/helpers/group_index/validators):
+ * status in STATUS_UPDATE_CHOICES, substatus in SUBSTATUS_UPDATE_CHOICES,
+ * statusDetails a StatusDetailsValidator object (integers, windows at most
+ * 7 days), assignedTo an ActorField ("user:<id>", "<id>", "team:<id>", a
+ * username or e-mail; "Unknown actor input" otherwise). Errors are DRF
+ * field errors {"field": ["..."]}; an unknown issue is 404 {"detail": ...}.
+ *
+ * Which issues exist: every decimal id below SIM_ISSUE_UNKNOWN_FROM (created
+ * on first use as an unresolved issue of project my-awesome-app, so the ids
+ * webhooks carry in tests are issues), plus those created with
+ * POST /_sim/sentry/issues. Ids from SIM_ISSUE_UNKNOWN_FROM up are unknown.
+ * Issues live outside the org state (a /_sim/reset keeps them; DELETE
+ * /_sim/sentry/issues forgets them).
+ */
+#define SIM_ISSUE_UNKNOWN_FROM 900000
+
+struct sim_issue {
+	char *id, *project, *title;
+	char status[32];
+	char substatus[48];   /* "" = null */
+	json_t *status_details;
+	json_t *assigned;     /* serialized actor, NULL = unassigned */
+	long puts;            /* PUTs that changed it (200) */
+	long refused;         /* PUTs answered 400 */
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct sim_issue *v;
+	size_t n, cap;
+} IS = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* The issue with this id; created when absent and create is set (or when
+ * the id is a small decimal number). NULL: unknown (or out of memory). */
+static struct sim_issue *issue_get(const char *id, const char *project, bool create)
+{
+	int64_t n;
+	for (size_t i = 0; i < IS.n; i++)
+		if (!strcmp(IS.v[i].id, id))
+			return &IS.v[i];
+	if (!create && !(sim_parse_i64(id, &n) && n > 0 && n < SIM_ISSUE_UNKNOWN_FROM))
+		return NULL;
+	if (IS.n == IS.cap) {
+		size_t cap = IS.cap ? IS.cap * 2 : 64;
+		struct sim_issue *v = realloc(IS.v, cap * sizeof *v);
+		if (!v)
+			return NULL;
+		IS.v = v;
+		IS.cap = cap;
+	}
+	struct sim_issue *is = &IS.v[IS.n];
+	memset(is, 0, sizeof *is);
+	is->id = sim_strdup(id);
+	is->project = sim_strdup(project ? project : "my-awesome-app");
+	is->title = sim_asprintf("Issue %s", id);
+	snprintf(is->status, sizeof is->status, "unresolved");
+	snprintf(is->substatus, sizeof is->substatus, "ongoing");
+	is->status_details = json_object();
+	if (!is->id || !is->project || !is->title || !is->status_details) {
+		free(is->id);
+		free(is->project);
+		free(is->title);
+		json_decref(is->status_details);
+		return NULL;
+	}
+	IS.n++;
+	return is;
+}
+
+static json_t *issue_json(const struct sentry_state *se, const struct sim_issue *is)
+{
+	const struct sentry_project *p = sentry_project_find(se, is->project);
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:O,s:O,s:{s:o,s:s,s:s},s:s,s:i,s:s}",
+			 "id", is->id, "shortId", "SIM-1", "title", is->title, "level", "error",
+			 "status", is->status, "substatus", is->substatus[0] ? json_string(is->substatus) : json_null(),
+			 "statusDetails", is->status_details, "assignedTo", is->assigned ? is->assigned : json_null(),
+			 "project", "id", p ? jid(p->id) : json_string("0"), "slug", is->project, "name", is->project,
+			 "count", "1", "userCount", 0, "permalink", "http://sentry.example/issues/");
+}
+
+static const char *const issue_statuses[] = {"resolved", "resolvedInNextRelease", "unresolved", "ignored", NULL};
+static const char *const issue_substatuses[] = {
+	"archived_until_escalating", "archived_until_condition_met", "archived_forever", "escalating",
+	"ongoing", "regressed", "new", "until_escalating", "until_condition_met", "forever", NULL};
+
+static bool in_list(const char *const *l, const char *v)
+{
+	for (; *l; l++)
+		if (!strcmp(*l, v))
+			return true;
+	return false;
+}
+
+/* DRF's "is not a valid choice" text. */
+static void choice_err(json_t *errs, const char *field, const char *v)
+{
+	char *m = sim_asprintf("\"%s\" is not a valid choice.", v);
+	add_err(errs, field, m ? m : "not a valid choice");
+	free(m);
+}
+
+/* assignedTo (ActorField): the serialized actor, json_null() to unassign,
+ * NULL with an error recorded. */
+static json_t *actor_of(const struct sentry_state *se, const json_t *v, json_t *errs)
+{
+	const char *s = json_string_value(v);
+	const struct sentry_member *m = NULL;
+	int64_t id;
+	if (json_is_null(v) || (s && !*s))
+		return json_null();
+	if (json_is_integer(v)) {
+		id = (int64_t)json_integer_value(v);
+		goto by_user_id;
+	}
+	if (!s)
+		goto unknown;
+	if (!strncmp(s, "team:", 5)) {
+		for (size_t i = 0; i < se->nteams; i++)
+			if (sim_parse_i64(s + 5, &id) && se->teams[i]->id == id)
+				return json_pack("{s:s,s:o,s:s}", "type", "team", "id", jid(id), "name", se->teams[i]->slug);
+		goto unknown;
+	}
+	if (sim_parse_i64(!strncmp(s, "user:", 5) ? s + 5 : s, &id))
+		goto by_user_id;
+	m = sentry_member_find_email(se, s); /* username or primary e-mail (the sim's username is the e-mail) */
+	if (m && m->user_id)
+		goto found;
+	goto unknown;
+by_user_id:
+	for (size_t i = 0; i < se->nmembers; i++)
+		if (se->members[i]->user_id == id) {
+			m = se->members[i];
+			goto found;
+		}
+unknown:
+	add_err(errs, "assignedTo", "Unknown actor input");
+	return NULL;
+found:
+	return json_pack("{s:s,s:o,s:s,s:s}", "type", "user", "id", jid(m->user_id), "name",
+			 m->name ? m->name : m->email, "email", m->email);
+}
+
+static int update_issue(struct sentry_state *se, const struct sim_request *req, struct sim_response *resp,
+			struct sim_issue *is)
+{
+	json_error_t jerr;
+	json_t *body = sim_request_json(req, &jerr), *errs = json_object(), *actor = NULL, *sd = NULL;
+	int rc = 0;
+	if (!errs)
+		goto oom;
+	if (!json_is_object(body)) {
+		char *m = sim_asprintf("JSON parse error - %s", body ? "Expected an object" : jerr.text);
+		detail(resp, 400, m ? m : "JSON parse error");
+		free(m);
+		is->refused++;
+		goto out;
+	}
+	const json_t *st = json_object_get(body, "status"), *sub = json_object_get(body, "substatus"),
+		     *det = json_object_get(body, "statusDetails"), *as = json_object_get(body, "assignedTo");
+	if (st && !(json_is_string(st) && in_list(issue_statuses, json_string_value(st))))
+		choice_err(errs, "status", json_is_string(st) ? json_string_value(st) : "?");
+	if (sub && !json_is_null(sub) && !(json_is_string(sub) && in_list(issue_substatuses, json_string_value(sub))))
+		choice_err(errs, "substatus", json_is_string(sub) ? json_string_value(sub) : "?");
+	if (det && !json_is_object(det)) {
+		add_err(errs, "statusDetails", "Invalid data. Expected a dictionary.");
+	} else if (det) {
+		static const char *const ints[] = {"ignoreDuration", "ignoreCount", "ignoreWindow", "ignoreUserCount",
+						   "ignoreUserWindow", NULL};
+		for (const char *const *k = ints; *k; k++) {
+			const json_t *v = json_object_get(det, *k);
+			if (!v)
+				continue;
+			if (!json_is_integer(v))
+				add_err(errs, "statusDetails", "A valid integer is required.");
+			else if (strstr(*k, "Window") && json_integer_value(v) > 7 * 24 * 60)
+				add_err(errs, "statusDetails", "Ensure this value is less than or equal to 10080.");
+		}
+	}
+	if (as)
+		actor = actor_of(se, as, errs); /* NULL: the error is recorded */
+	if (json_object_size(errs)) {
+		sim_resp_json(resp, 400, errs);
+		errs = NULL;
+		is->refused++;
+		goto out;
+	}
+	if (st) {
+		const char *sv = json_string_value(st);
+		const char *subv = json_string_value(sub);
+		int64_t dur = det ? (int64_t)json_integer_value(json_object_get(det, "ignoreDuration")) : 0;
+		snprintf(is->status, sizeof is->status, "%s", !strcmp(sv, "resolvedInNextRelease") ? "resolved" : sv);
+		if (!(sd = json_object()))
+			goto oom;
+		if (!strcmp(sv, "ignored")) {
+			/* infer_substatus: until escalating when asked, a condition when
+			 * there is one, else forever */
+			if (subv && strstr(subv, "until_escalating"))
+				snprintf(is->substatus, sizeof is->substatus, "archived_until_escalating");
+			else if (dur > 0 || (det && json_object_size(det)))
+				snprintf(is->substatus, sizeof is->substatus, "archived_until_condition_met");
+			else
+				snprintf(is->substatus, sizeof is->substatus, "archived_forever");
+			if (dur > 0) {
+				char ts[SIM_TIME_BUFSZ];
+				sim_fmt_sentry_time(sim_now_ms() + dur * 60000, ts);
+				json_object_set_new(sd, "ignoreUntil", json_string(ts));
+				json_object_set_new(sd, "ignoreDuration", json_integer((json_int_t)dur));
+			}
+		} else if (!strcmp(sv, "unresolved")) {
+			snprintf(is->substatus, sizeof is->substatus, "ongoing");
+		} else {
+			is->substatus[0] = '\0';
+		}
+		json_decref(is->status_details);
+		is->status_details = sd;
+		sd = NULL;
+	}
+	if (actor) {
+		json_decref(is->assigned);
+		is->assigned = json_is_null(actor) ? NULL : actor;
+		if (json_is_null(actor))
+			json_decref(actor);
+		actor = NULL;
+	}
+	is->puts++;
+	sim_resp_json(resp, 200, issue_json(se, is));
+	goto out;
+oom:
+	rc = -1;
+out:
+	json_decref(sd);
+	json_decref(actor);
+	json_decref(errs);
+	json_decref(body);
+	return rc;
+}
+
+/* /api/0/organizations/{org}/issues/{id}/ */
+static int route_issue(struct sentry_state *se, const struct sim_request *req, struct sim_response *resp)
+{
+	int rc = 0;
+	pthread_mutex_lock(&IS.mu);
+	struct sim_issue *is = req->nseg == 6 ? issue_get(req->seg[5], NULL, false) : NULL;
+	if (!is)
+		rc = detail(resp, 404, NOT_FOUND);
+	else if (!strcmp(req->method, "GET"))
+		sim_resp_json(resp, 200, issue_json(se, is));
+	else if (!strcmp(req->method, "PUT"))
+		rc = update_issue(se, req, resp, is);
+	else
+		rc = bad_method(req, resp);
+	pthread_mutex_unlock(&IS.mu);
+	return rc;
+}
+
+/* Control: /_sim/sentry/issues[/{id}] (GET: state and counters; POST
+ * {"id", "project"?, "title"?}: create; DELETE: forget every issue). */
+static int sentry_ctl_handle(struct sim_ctx *ctx, const struct sim_request *req, struct sim_response *resp)
+{
+	const struct sentry_state *se = &ctx->state->sentry;
+	pthread_mutex_lock(&IS.mu);
+	bool get = !strcmp(req->method, "GET");
+	if (req->nseg < 3 || strcmp(req->seg[2], "issues")) {
+		sim_resp_json(resp, 404, json_pack("{s:s}", "error", "unknown sentry control endpoint"));
+	} else if (req->nseg == 4 && get) {
+		struct sim_issue *is = issue_get(req->seg[3], NULL, false);
+		json_t *o = is ? issue_json(se, is) : NULL;
+		if (o) {
+			json_object_set_new(o, "puts", json_integer(is->puts));
+			json_object_set_new(o, "refused", json_integer(is->refused));
+			sim_resp_json(resp, 200, o);
+		} else {
+			sim_resp_json(resp, 404, json_pack("{s:s}", "error", "unknown issue"));
+		}
+	} else if (req->nseg == 3 && get) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < IS.n; i++)
+			json_array_append_new(arr, issue_json(se, &IS.v[i]));
+		sim_resp_json(resp, 200, json_pack("{s:o}", "issues", arr));
+	} else if (req->nseg == 3 && !strcmp(req->method, "POST")) {
+		json_t *b = sim_request_json(req, NULL);
+		const char *id = json_string_value(json_object_get(b, "id"));
+		struct sim_issue *is = id && *id ? issue_get(id, json_string_value(json_object_get(b, "project")), true)
+						 : NULL;
+		const char *title = json_string_value(json_object_get(b, "title"));
+		if (is && title) {
+			free(is->title);
+			is->title = sim_strdup(title);
+		}
+		if (is)
+			sim_resp_json(resp, 201, issue_json(se, is));
+		else
+			sim_resp_json(resp, 400, json_pack("{s:s}", "error", "need {\"id\": \"...\"}"));
+		json_decref(b);
+	} else if (req->nseg == 3 && !strcmp(req->method, "DELETE")) {
+		for (size_t i = 0; i < IS.n; i++) {
+			free(IS.v[i].id);
+			free(IS.v[i].project);
+			free(IS.v[i].title);
+			json_decref(IS.v[i].status_details);
+			json_decref(IS.v[i].assigned);
+		}
+		IS.n = 0;
+		sim_resp_empty(resp, 204);
+	} else {
+		sim_resp_json(resp, 405, json_pack("{s:s}", "error", "method not allowed"));
+	}
+	pthread_mutex_unlock(&IS.mu);
+	return 0;
+}
+
+
 /* /api/0/organizations/{org}/... */
 static int route_org(struct sentry_state *se, const struct sim_request *req,
 		     struct sim_response *resp, const char *base)
@@ -1516,6 +1834,8 @@ static int route_org(struct sentry_state *se, const struct sim_request *req,
 			return list_projects(se, req, resp, base, NULL);
 		return bad_method(req, resp);
 	}
+	if (!strcmp(req->seg[4], "issues") && req->nseg == 6)
+		return route_issue(se, req, resp);
 	return detail(resp, 404, NOT_FOUND);
 }
 
@@ -1629,4 +1949,14 @@ const struct sim_upstream sim_upstream_sentry = {
 	.locked = true,
 	.handle = sentry_handle,
 	.fault = sentry_fault,
+};
+
+/* Control of the issues (Slack triage tests): /_sim/sentry/issues. */
+const struct sim_upstream sim_upstream_sentryctl = {
+	.name = "sentryctl",
+	.prefix = "/_sim/sentry",
+	.control = true,
+	.locked = true,
+	.handle = sentry_ctl_handle,
+	.fault = NULL,
 };
