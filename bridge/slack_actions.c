@@ -388,9 +388,12 @@ static enum job_result triage(struct ctx *ctx, struct actions *st, PGconn *c, co
 				    NULL);
 			out = JOB_RETRY;
 		} else {
+			/* a timeout leaves it open whether Sentry applied the change */
 			snprintf(msg, sizeof msg,
-				 "Sentry did not answer after %d tries (%s). Issue %s was not changed; please try again "
-				 "later or use Sentry.",
+				 rc ? "Sentry did not answer after %d tries (%s). Issue %s may not have been changed; "
+				      "please check it in Sentry."
+				    : "Sentry did not answer after %d tries (%s). Issue %s was not changed; please try "
+				      "again later or use Sentry.",
 				 tries, why, k->issue);
 			out = settle(ctx, st, c, k, "failed", why, "failed", msg, e);
 		}
