@@ -34,6 +34,7 @@ int main(void)
 	srunner_add_suite(sr, routing_suite());
 	srunner_add_suite(sr, sentry_hooks_suite());
 	srunner_add_suite(sr, slack_directory_suite());
+	srunner_add_suite(sr, triage_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

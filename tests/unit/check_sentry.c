@@ -1007,6 +1007,101 @@ START_TEST(test_create_project)
 }
 END_TEST
 
+/* ---- issues (Slack triage) ---- */
+
+#define ISSUE_PATH "/api/0/organizations/" ORG "/issues/1001/"
+
+START_TEST(test_update_issue)
+{
+	struct sentry_result res = {0};
+	struct err e = {0};
+	push("PUT " ISSUE_PATH, 200, json_hdr, "{\"id\":\"1001\",\"status\":\"resolved\"}");
+	struct sentry_issue_update u = {.status = "resolved"};
+	ck_assert_int_eq(sentry_update_issue(sc, "1001", &u, &res, &e), 0);
+	ck_assert_int_eq(res.status, 200);
+	ck_assert_ptr_null(res.message);
+	ck_assert_str_eq(req_at(0)->method, "PUT");
+	ck_assert_str_eq(req_at(0)->path, ISSUE_PATH);
+	ck_assert_str_eq(req_at(0)->body, "{\"status\":\"resolved\",\"statusDetails\":{}}");
+	assert_auth(req_at(0));
+	sentry_result_clear(&res);
+
+	push("PUT " ISSUE_PATH, 200, json_hdr, "{}");
+	u = (struct sentry_issue_update){.status = "ignored", .substatus = "archived_until_condition_met", .ignore_minutes = 60};
+	ck_assert_int_eq(sentry_update_issue(sc, "1001", &u, &res, &e), 0);
+	ck_assert_str_eq(req_at(1)->body, "{\"status\":\"ignored\",\"substatus\":\"archived_until_condition_met\","
+					  "\"statusDetails\":{\"ignoreDuration\":60}}");
+	sentry_result_clear(&res);
+
+	push("PUT " ISSUE_PATH, 200, json_hdr, "{}");
+	u = (struct sentry_issue_update){.assigned_to = "user:42"};
+	ck_assert_int_eq(sentry_update_issue(sc, "1001", &u, &res, &e), 0);
+	ck_assert_str_eq(req_at(2)->body, "{\"assignedTo\":\"user:42\"}");
+	sentry_result_clear(&res);
+
+	/* a DRF field error names the field; 404 carries detail */
+	push("PUT " ISSUE_PATH, 400, json_hdr, "{\"assignedTo\":[\"Unknown actor input\"]}");
+	ck_assert_int_eq(sentry_update_issue(sc, "1001", &u, &res, &e), 0);
+	ck_assert_int_eq(res.status, 400);
+	ck_assert_str_eq(res.message, "assignedTo: Unknown actor input");
+	sentry_result_clear(&res);
+	push("PUT /api/0/organizations/" ORG "/issues/9/", 404, json_hdr,
+	     "{\"detail\":\"The requested resource does not exist\"}");
+	ck_assert_int_eq(sentry_update_issue(sc, "9", &u, &res, &e), 0);
+	ck_assert_int_eq(res.status, 404);
+	ck_assert_str_eq(res.message, "The requested resource does not exist");
+	sentry_result_clear(&res);
+
+	/* a 500 is not retried by the client: the job queue retries */
+	size_t before = fake_http_count(fh);
+	push("PUT " ISSUE_PATH, 500, json_hdr, "{\"detail\":\"Internal Error\"}");
+	ck_assert_int_eq(sentry_update_issue(sc, "1001", &u, &res, &e), 0);
+	ck_assert_int_eq(res.status, 500);
+	ck_assert_uint_eq(fake_http_count(fh), before + 1);
+	sentry_result_clear(&res);
+
+	/* the id is one path segment */
+	push(NULL, 200, json_hdr, "{}");
+	ck_assert_int_eq(sentry_update_issue(sc, "1/../2", &u, &res, &e), 0);
+	ck_assert_str_eq(req_at(before + 1)->uri, "/api/0/organizations/" ORG "/issues/1%2F..%2F2/");
+	sentry_result_clear(&res);
+	ck_assert_int_eq(sentry_update_issue(sc, "", &u, &res, &e), -1);
+	ck_assert_int_eq(sentry_update_issue(sc, "1001", NULL, &res, &e), -1);
+}
+END_TEST
+
+START_TEST(test_find_member)
+{
+	struct sentry_member_ref m;
+	struct err e = {0};
+	push("GET " MEMBERS_PATH, 200, json_hdr,
+	     "[{\"id\":\"7\",\"email\":\"ada@acme.example\",\"pending\":false,\"user\":{\"id\":\"42\"}}]");
+	ck_assert_int_eq(sentry_find_member(sc, "ada@acme.example", &m, &e), 1);
+	ck_assert_str_eq(m.id, "7");
+	ck_assert_str_eq(m.user_id, "42");
+	ck_assert(!m.pending);
+	ck_assert_str_eq(req_at(0)->query, "per_page=100&query=email%3Aada%40acme.example");
+	sentry_member_ref_clear(&m);
+
+	push("GET " MEMBERS_PATH, 200, json_hdr, "[{\"id\":\"8\",\"email\":\"new@acme.example\",\"user\":null}]");
+	ck_assert_int_eq(sentry_find_member(sc, "new@acme.example", &m, &e), 1);
+	ck_assert(m.pending);
+	ck_assert_ptr_null(m.user_id);
+	sentry_member_ref_clear(&m);
+
+	push("GET " MEMBERS_PATH, 200, json_hdr, "[]");
+	ck_assert_int_eq(sentry_find_member(sc, "nobody@acme.example", &m, &e), 0);
+	/* what Sentry's query tokenizer would split is nobody, without a call */
+	size_t before = fake_http_count(fh);
+	ck_assert_int_eq(sentry_find_member(sc, "a b@acme.example", &m, &e), 0);
+	ck_assert_uint_eq(fake_http_count(fh), before);
+
+	push("GET " MEMBERS_PATH, 403, json_hdr, "{\"detail\":\"You do not have permission to perform this action.\"}");
+	ck_assert_int_eq(sentry_find_member(sc, "ada@acme.example", &m, &e), -1);
+	ck_assert_msg(strstr(e.msg, "HTTP 403") != NULL, "%s", e.msg);
+}
+END_TEST
+
 Suite *sentry_suite(void)
 {
 	Suite *s = suite_create("sentry");
@@ -1034,6 +1129,8 @@ Suite *sentry_suite(void)
 	tcase_add_test(tc, test_create_team);
 	tcase_add_test(tc, test_delete_team);
 	tcase_add_test(tc, test_create_project);
+	tcase_add_test(tc, test_update_issue);
+	tcase_add_test(tc, test_find_member);
 	suite_add_tcase(s, tc);
 	return s;
 }

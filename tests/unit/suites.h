@@ -36,5 +36,6 @@ Suite *console_suite(void);
 Suite *routing_suite(void);
 Suite *sentry_hooks_suite(void);
 Suite *slack_directory_suite(void);
+Suite *triage_suite(void);
 
 #endif
