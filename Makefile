@@ -38,7 +38,7 @@ ifeq ($(filter clean distclean help,$(MAKECMDGOALS)),)
 -include build/flags.mk
 endif
 
-.PHONY: all deps run check unit integration bench bench-access bench-console bench-gitlab bench-hooks bench-provision bench-slack-directory bench-sync install clean distclean valgrind fuzz format help
+.PHONY: all deps run check unit integration bench bench-access bench-console bench-gitlab bench-hooks bench-provision bench-slack bench-slack-directory bench-sync install clean distclean valgrind fuzz format help
 .DEFAULT_GOAL := all
 
 all: build/release/sentry-bridge build/release/sentry-bridge-sim
@@ -159,6 +159,8 @@ bench:
 	tests/bench/provision.sh
 	tests/bench/gitlab.sh
 	tests/bench/console.sh
+	tests/bench/slack.sh
+	[ ! -x tests/bench/slack_directory.sh ] || tests/bench/slack_directory.sh
 
 bench-access:
 	@scripts/deps.sh check
@@ -189,6 +191,14 @@ bench-slack-directory:
 	@scripts/deps.sh check
 	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
 	tests/bench/slack_directory.sh
+
+# Slack alerting (issue 8): tests/bench/slack.sh, then the directory
+# benchmark when present (tests/bench/slack_directory.sh).
+bench-slack:
+	@scripts/deps.sh check
+	$(MAKE) build/release/sentry-bridge build/release/sentry-bridge-sim
+	tests/bench/slack.sh
+	[ ! -x tests/bench/slack_directory.sh ] || tests/bench/slack_directory.sh
 
 bench-sync:
 	@scripts/deps.sh check
