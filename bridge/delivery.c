@@ -197,15 +197,33 @@ static int set_rows(PGconn *c, const char *ids, const char *status, const char *
 		      5, p, e);
 }
 
-static int set_inflight(PGconn *c, const char *key, const char *ikey, const char *thread, struct err *e)
+static int set_inflight_in(PGconn *c, const char *key, const char *ikey, const char *thread, const char *channel,
+			   struct err *e)
 {
 	char oldest[32];
 	snprintf(oldest, sizeof oldest, "%lld.000000", (long long)(clock_now_ms() / 1000 - 2));
-	const char *p[] = {key, ikey, thread, ikey ? oldest : NULL};
+	const char *p[] = {key, ikey, thread, ikey ? oldest : NULL, channel};
 	return db_run(c,
-		      "UPDATE slack_groups SET inflight_key = $2, inflight_thread = $3, inflight_oldest = $4"
-		      " WHERE group_key = $1",
-		      4, p, e);
+		      "UPDATE slack_groups SET inflight_key = $2, inflight_thread = $3, inflight_oldest = $4,"
+		      " slack_channel = coalesce($5, slack_channel) WHERE group_key = $1",
+		      5, p, e);
+}
+
+static int set_inflight(PGconn *c, const char *key, const char *ikey, const char *thread, struct err *e)
+{
+	return set_inflight_in(c, key, ikey, thread, NULL, e);
+}
+
+/* A Slack conversation ID (C..., G..., D...), which conversations.history
+ * takes; a channel name is not one. */
+static bool conversation_id(const char *s)
+{
+	if (!s || (s[0] != 'C' && s[0] != 'G' && s[0] != 'D') || strlen(s) < 2)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+			return false;
+	return true;
 }
 
 /*
@@ -451,7 +469,7 @@ static enum job_result deliver_group(struct ctx *ctx, struct delivery *d, PGconn
 	struct rows rows = {0};
 	enum job_result res = JOB_RETRY;
 	json_t *alert = NULL, *blocks = NULL;
-	char *text = NULL, *ids = NULL, *ch = NULL, *why = NULL;
+	char *text = NULL, *ids = NULL, *ch = NULL, *why = NULL, *dm = NULL;
 	struct slack_result sr = {.retry_after_ms = -1};
 	struct triage_view tv = {0};
 	if (load_group(c, key, &g, e) || load_rows(c, key, &rows, e))
@@ -536,12 +554,33 @@ static enum job_result deliver_group(struct ctx *ctx, struct delivery *d, PGconn
 			err_set(e, -1, "out of memory");
 			goto out;
 		}
-		if (set_rows(c, ids, "sending", NULL, NULL, NULL, e) || set_inflight(c, key, ikey, NULL, e)) {
+		/* A channel ID is known after the first post. For a DM's first post
+		 * the bot's IM channel is opened first (conversations.open), so
+		 * that, like a channel ID, it is recorded before the post and a
+		 * crash between the post and its record can be looked up in that
+		 * channel's history (im:history) instead of posting again. */
+		const char *to = g.channel && g.head_ts ? g.channel : ch;
+		if (rcv && *rcv->email && !(g.channel && g.head_ts)) {
+			int orc = slack_open_dm(d->slack, ch, &dm, &sr, e);
+			if (orc || (!sr.ok && !sr.permanent)) {
+				if (!orc)
+					err_set(e, -1, "slack: conversations.open: %s", sr.error ? sr.error : "?");
+				json_decref(md);
+				goto out;
+			}
+			if (!sr.ok) {
+				json_decref(md);
+				res = fail_rows(ctx, c, key, &rows, ids, &sr, e) ? JOB_RETRY : JOB_DONE;
+				goto out;
+			}
+			slack_result_clear(&sr);
+			to = dm;
+		}
+		if (set_rows(c, ids, "sending", NULL, NULL, NULL, e) ||
+		    set_inflight_in(c, key, ikey, NULL, conversation_id(to) ? to : NULL, e)) {
 			json_decref(md);
 			goto out;
 		}
-		/* A channel ID is known after the first post; the DM target is the user ID. */
-		const char *to = g.channel && g.head_ts ? g.channel : ch;
 		int crc = slack_post(d->slack, to, text, blocks, NULL, md, &sr, e);
 		json_decref(md);
 		if (crc)
@@ -660,6 +699,7 @@ out:
 	free(text);
 	free(ids);
 	free(ch);
+	free(dm);
 	free(why);
 	return res;
 }

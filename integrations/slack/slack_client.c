@@ -379,3 +379,20 @@ int slack_lookup_email(struct slack_client *c, const char *email, char **user_id
 	json_decref(body);
 	return rc;
 }
+
+int slack_open_dm(struct slack_client *c, const char *user_id, char **channel, struct slack_result *res,
+		  struct err *e)
+{
+	*channel = NULL;
+	json_t *a = json_pack("{s:s}", "users", user_id);
+	json_t *body = NULL;
+	if (!a)
+		return err_set(e, -1, "slack: out of memory"), -1;
+	int rc = slack_call(c, "conversations.open", a, res, &body, e);
+	json_decref(a);
+	const char *id = json_string_value(json_object_get(json_object_get(body, "channel"), "id"));
+	if (!rc && res->ok && id)
+		*channel = strdup(id);
+	json_decref(body);
+	return rc;
+}

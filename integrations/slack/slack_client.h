@@ -102,6 +102,12 @@ int slack_find_by_key(struct slack_client *c, const char *channel, const char *t
 int slack_lookup_email(struct slack_client *c, const char *email, char **user_id, struct slack_result *res,
 		       struct err *e);
 
+/* conversations.open {users: user_id}: the ID of the bot's DM channel with
+ * the user (D...), in *channel (caller frees), or NULL with Slack's error
+ * in res. Needs im:write. 0 or -1 with e. */
+int slack_open_dm(struct slack_client *c, const char *user_id, char **channel, struct slack_result *res,
+		  struct err *e);
+
 /* Free what res holds and reset it. NULL-safe. */
 void slack_result_clear(struct slack_result *res);
 

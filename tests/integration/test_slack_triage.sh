@@ -35,10 +35,13 @@ slack:
 routing:
   receivers:
     - { name: default, channel: \"#alerts\" }
+    - { name: oncall, email: \"oncall@acme.example\" }
   route:
     receiver: default
     group_wait: 0s
-    group_interval: 1s"
+    group_interval: 1s
+    routes:
+      - { matchers: [\"environment=dm\"], receiver: oncall }"
 start_bridge bridge "$T/bridge.yaml"
 check "ready" wait_ready "$URL" 20
 
@@ -205,6 +208,32 @@ click U0ALICE archive 1008 1440
 check "Sentry slow: told after the retries" wait_for 30 ephemeral_for U0ALICE "Issue 1008 may not have been changed; please check it in Sentry"
 contains "Sentry slow: the timeout named" "$(msgs | jq -r '[.messages[] | select(.ephemeral and (.text | contains("Issue 1008")))][0].text')" "timed out"
 eq "Sentry slow: four runs, then audited as failed" "$(grep -c '"issue":"1008","error":"sentry: PUT' "$T/bridge.log")/$(audit 1008 | cut -d' ' -f1)" "4/issue.archive.failed"
+curl -s -X DELETE "$SIM_URL/_sim/faults" >/dev/null
+
+# ---- a DM's first post interrupted between send and record (docs/slack.md) ----
+# The bot's IM channel is opened (conversations.open) and recorded before the
+# post, so the interrupted post is found in its history and not posted again.
+curl -s -X POST "$SIM_URL/_sim/faults" -d '{"match":"POST /slack/api/chat.postMessage","latency_ms":2500,"count":1}' >/dev/null
+hook rid-dm-1 "$(alert 7001 | jq -c '.data.event.environment = "dm"')"
+dm_group() { sql "SELECT coalesce(slack_channel, '-') || ' ' || coalesce(head_ts, '-') || ' ' || coalesce(inflight_key, '-') FROM slack_groups WHERE group_key LIKE '%issue=\"7001\"%'"; }
+inflight() { [[ "$(dm_group)" == *" ob:"* ]]; }
+check "DM post in flight" wait_for 10 inflight
+contains "DM channel recorded before the post" "$(dm_group)" "D0ONCALL - ob:"
+dm_sent() { [ "$(sql "SELECT status FROM slack_outbox WHERE issue = '7001'")" = sent ]; }
+check "DM posted" wait_for 15 dm_sent
+eq "one DM" "$(curl -s "$SL/_sim/messages?channel=D0ONCALL" | jq '[.messages[] | select(.ephemeral | not)] | length')" 1
+rowid=$(sql "SELECT id FROM slack_outbox WHERE issue = '7001'")
+gk=$(sql "SELECT group_key FROM slack_groups WHERE group_key LIKE '%issue=\"7001\"%'")
+# the state a crash right after Slack accepted the post leaves behind
+psql "$db" -qAt -v ON_ERROR_STOP=1 -c "UPDATE slack_outbox SET status = 'sending', slack_ts = NULL WHERE id = $rowid" \
+	-c "UPDATE slack_groups SET head_ts = NULL, inflight_key = 'ob:$rowid', inflight_oldest = '0' WHERE group_key = '$gk'" >/dev/null
+sql "INSERT INTO jobs (kind, payload, max_attempts) VALUES ('slack.deliver', json_build_object('group_key', '$gk')::jsonb, 5)" >/dev/null
+sql "SELECT pg_notify('sb_jobs', 'slack.deliver')" >/dev/null
+check "DM recovered" wait_for 15 dm_sent
+eq "DM not posted again" "$(curl -s "$SL/_sim/messages?channel=D0ONCALL" | jq '[.messages[] | select(.ephemeral | not)] | length')" 1
+eq "DM head recorded" "$(dm_group | cut -d' ' -f1,3)" "D0ONCALL -"
+http GET "$URL/metrics"
+contains "DM recovery metric" "$BODY" 'sb_slack_recovered_posts_total{outcome="found"} 1'
 curl -s -X DELETE "$SIM_URL/_sim/faults" >/dev/null
 
 http GET "$URL/metrics"
