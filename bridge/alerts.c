@@ -381,6 +381,15 @@ static enum job_result job_inbox_sentry(struct ctx *ctx, const struct job *job, 
 				    " AND expired_at IS NULL",
 				    1, p, e);
 		}
+		if (!rc && !strcmp(resource, "issue") && !strcmp(action, "unresolved") && *a.issue) {
+			/* The issue is open again: what was done from Slack no longer
+			 * shows on its messages (bridge/slack_actions.c). */
+			const char *p[] = {a.issue};
+			rc = db_run(c,
+				    "UPDATE slack_triage SET status = NULL, status_detail = NULL, substatus = NULL,"
+				    " status_by = NULL, status_at = NULL, updated_at = now() WHERE issue = $1",
+				    1, p, e);
+		}
 		if (!rc)
 			rc = inbox_mark(c, id, "done", NULL, e);
 		if (!rc)

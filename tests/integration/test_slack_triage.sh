@@ -130,6 +130,16 @@ check "second click told it is already resolved" wait_for 10 ephemeral_for U0ALI
 eq "still one PUT" "$(issue 1001 | jq .puts)" 1
 contains "duplicate audited" "$(audit 1001)" "issue.resolve.duplicate"
 
+# Sentry reopens it (issue.unresolved): the status line and the buttons come back.
+body_unres='{"action":"unresolved","data":{"issue":{"id":"1001","title":"KeyError: 1001","level":"error","status":"unresolved","project":{"id":"1","slug":"my-awesome-app"}}},"actor":{"type":"application","id":"sentry","name":"Sentry"}}'
+http POST "$URL/hooks/sentry" -H 'Content-Type: application/json' -H "Sentry-Hook-Resource: issue" \
+	-H "Request-ID: rid-1001-unresolved" -H "Sentry-Hook-Signature: $(sign "$body_unres")" --data-binary "$body_unres"
+eq "issue.unresolved accepted" "$STATUS" 200
+reopened() { head_of 1001 | jq -e '[.blocks[] | select(.type == "actions")] | length == 1' >/dev/null; }
+check "reopened head has its buttons again" wait_for 10 reopened
+not_contains "reopened head: no resolved line" "$(head_of 1001)" "Resolved by"
+eq "triage status cleared" "$(sql "SELECT coalesce(status, 'none') FROM slack_triage WHERE issue = '1001'")" none
+
 # Two clicks at the same moment on another issue: one PUT.
 b1=$(click_body U0ALICE resolve 1005)
 b2=$(click_body U0ALICE resolve 1005)
