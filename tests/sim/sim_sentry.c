@@ -1954,7 +1954,7 @@ const struct sim_upstream sim_upstream_sentry = {
 /* Control of the issues (Slack triage tests): /_sim/sentry/issues. */
 const struct sim_upstream sim_upstream_sentryctl = {
 	.name = "sentryctl",
-	.prefix = "/_sim/sentry",
+	.prefix = "/_sim/sentry/issues",
 	.control = true,
 	.locked = true,
 	.handle = sentry_ctl_handle,

@@ -7,7 +7,7 @@
  * Order matters only if prefixes overlap: the first match wins.
  */
 SIM_UPSTREAM(oidcctl) /* /_sim/oidc  OIDC control calls (sim_oidc.c); before ctl */
-SIM_UPSTREAM(sentryctl) /* /_sim/sentry  Sentry issue control calls (sim_sentry.c); before ctl */
+SIM_UPSTREAM(sentryctl) /* /_sim/sentry/issues  Sentry issue control calls (sim_sentry.c); before ctl */
 SIM_UPSTREAM(ctl)    /* /_sim    control API (sim_ctl.c) */
 SIM_UPSTREAM(okta)   /* /api/v1  Okta Management API (sim_okta.c) */
 SIM_UPSTREAM(sentry) /* /api/0   Sentry web API (sim_sentry.c) */
