@@ -48,8 +48,24 @@ check "ready" wait_ready "$URL" 20
 # People: alice and bob are Sentry members (demo org), stranger is not.
 # Alice is known to Slack only (users.info); bob only to the bridge's
 # directory table (another engineer's refresh fills it) and the member mirror.
+wait_for() { # wait_for SECONDS COMMAND...
+	local s=$1
+	shift
+	for _ in $(seq 1 $((s * 10))); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# The directory's first walk is waited for (refresh_interval 1h: no other
+# walk during the test), so it neither lists alice nor takes bob out.
+dir_loaded() {
+	[ "$(sql "SELECT count(*) FROM slack_directory_state WHERE kind = 'users' AND last_success_at IS NOT NULL AND running_since IS NULL")" = 1 ]
+}
+check "the directory's first walk is done" wait_for 30 dir_loaded
 curl -s -X POST "$SL/_sim/users" -d '{"id":"U0ALICE","name":"alice","email":"alice.anderson@acme.example"}' >/dev/null
-sql "INSERT INTO slack_users (id, name, email) VALUES ('U0BOBB', 'bob', 'bob.brown@acme.example')" >/dev/null
+sql "DELETE FROM slack_users WHERE id = 'U0ALICE'" >/dev/null
+sql "INSERT INTO slack_users (id, name, email) VALUES ('U0BOBB', 'bob', 'bob.brown@acme.example') ON CONFLICT (id) DO UPDATE SET email = excluded.email, deleted = false" >/dev/null
 sql "INSERT INTO sentry_members (id, email, role) VALUES ('3', 'bob.brown@acme.example', 'member')" >/dev/null
 
 sign() { printf '%s' "$1" | openssl dgst -sha256 -hmac "$SENTRY_CLIENT_SECRET" | sed 's/^.* //'; }
@@ -84,15 +100,6 @@ msgs() { curl -s "$SL/_sim/messages?channel=C0000ALERTS"; }
 head_of() { msgs | jq -c --arg i "$1" '[.messages[] | select(.ephemeral | not) | select(.thread_ts == null) | select(.blocks[0].text.text | endswith("KeyError: " + $i))] | last'; }
 head_with() { # head_with ISSUE TEXT: the head's blocks mention TEXT
 	head_of "$1" | jq -e --arg t "$2" 'tostring | contains($t)' >/dev/null
-}
-wait_for() { # wait_for SECONDS COMMAND...
-	local s=$1
-	shift
-	for _ in $(seq 1 $((s * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 ephemeral_for() { # ephemeral_for USER TEXT
 	msgs | jq -e --arg u "$1" --arg t "$2" '[.messages[] | select(.ephemeral and .user == $u and (.text | contains($t)))] | length > 0' >/dev/null
