@@ -7,10 +7,12 @@
 #   3. the simulator's self-test against its documented contracts
 #   4. integration tests: the real sentry-bridge binary, PostgreSQL, the simulators
 #   5. fuzz corpus replay (every seed of every parser, as a regression test)
+#   6. browser tests: the web console in headless Chromium (tests/browser/run.sh)
 #
-# SB_VALGRIND=1 runs the release build under valgrind instead of ASan.
-# SB_TESTS="unit integration" limits what runs; SB_ONLY=sync runs only the
-# integration scripts whose name contains "sync".
+# SB_VALGRIND=1 runs the release build under valgrind instead of ASan (and
+# leaves the browser tests out). SB_TESTS="unit integration" limits what
+# runs; SB_ONLY=sync runs only the integration scripts (and browser flows)
+# whose name contains "sync".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -29,7 +31,9 @@ export SB_SRCDIR="$top"
 export SB_WRAP="${wrap[*]:-}"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-what=${SB_TESTS:-"registration unit sim integration fuzz"}
+default_tests="registration unit sim integration fuzz browser"
+[ "${SB_VALGRIND:-}" = 1 ] && default_tests="registration unit sim integration fuzz"
+what=${SB_TESTS:-$default_tests}
 
 work=$(mktemp -d /tmp/sb-check.XXXXXX)
 chmod 755 "$work"
@@ -87,6 +91,11 @@ if [[ " $what " == *" fuzz "* ]]; then
 		printf '%s: ' "$t"
 		${SB_WRAP} "build/$variant/fuzz_$t" "$d"
 	done
+fi
+
+if [[ " $what " == *" browser "* ]]; then
+	step "browser tests (headless Chromium)"
+	tests/browser/run.sh
 fi
 
 step "all tests passed"
