@@ -3,6 +3,7 @@
 #   make              build build/release/sentry-bridge (+ the simulator)
 #   make run          the service on its embedded default (private PostgreSQL + simulators)
 #   make check        every test, under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make check-browser  only the web console's browser tests (headless Chromium)
 #   make bench        benchmarks that print their figures
 #   make install PREFIX=/usr/local
 #
@@ -44,7 +45,7 @@ endif
 all: build/release/sentry-bridge build/release/sentry-bridge-sim
 
 help:
-	@sed -n '3,9p' Makefile
+	@sed -n '3,10p' Makefile
 
 # The package check runs once per change of the script; its output is the
 # pkg-config flags every compile uses.
@@ -136,6 +137,19 @@ check:
 	$(MAKE) build/asan/sentry-bridge build/asan/sentry-bridge-sim build/asan/check_unit \
 		$(addprefix build/asan/fuzz_,$(FUZZ_TARGETS)) build/release/sentry-bridge build/release/sentry-bridge-sim
 	tests/run.sh
+
+# The browser stage alone (tests/browser/run.sh); `make screenshots` also
+# refreshes the pictures of docs/console.md (docs/screenshots/).
+.PHONY: check-browser screenshots
+check-browser:
+	@scripts/deps.sh check
+	$(MAKE) build/asan/sentry-bridge build/asan/sentry-bridge-sim
+	SB_TESTS=browser tests/run.sh
+
+screenshots:
+	@scripts/deps.sh check
+	$(MAKE) build/asan/sentry-bridge build/asan/sentry-bridge-sim
+	SB_TESTS=browser SB_DOC_SCREENSHOTS=1 tests/run.sh
 
 # The integration path once more, without sanitizers, under valgrind.
 valgrind:

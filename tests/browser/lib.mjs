@@ -77,8 +77,9 @@ export async function run(body) {
 // ---- the browser ---------------------------------------------------------------------------------------
 export async function launch() {
 	const args = [];
-	// Chromium's sandbox refuses to run as root (CI runs make check as root).
-	if (process.getuid && process.getuid() === 0) args.push('--no-sandbox');
+	// Chromium's sandbox refuses to run as root (CI runs make check as root);
+	// SB_CHROMIUM_NO_SANDBOX=1 for a container without unprivileged user namespaces.
+	if ((process.getuid && process.getuid() === 0) || process.env.SB_CHROMIUM_NO_SANDBOX === '1') args.push('--no-sandbox');
 	return chromium.launch({
 		executablePath: process.env.SB_CHROMIUM || '/usr/bin/chromium',
 		headless: true,
