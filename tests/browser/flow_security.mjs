@@ -89,7 +89,7 @@ await run(async (browser) => {
 	eq('no element of the reason made it into the page', await row.locator('img, script').count(), 0);
 	await vic.waitForTimeout(300);
 	eq('nothing of it ran', await vic.evaluate(() => window.__xss), undefined);
-	await shot(vic, 'approvals-html-reason');
+	await shot(vic, 'approvals-html-reason', { markupText: true });
 	noErrors('Approvals raised no console errors', vicCtx);
 
 	// ---- framing ---------------------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ await run(async (browser) => {
 	check('the console does not render inside a frame', !framed.includes('My access'), framed.slice(0, 200));
 	const fa = takeErrors(vicCtx).filter((e) => e.includes('frame-ancestors'));
 	check('the browser names frame-ancestors as the reason', fa.length >= 1);
-	await shot(vic, 'framing-refused');
+	await shot(vic, 'framing-refused', { markupText: true });
 
 	// ---- SameSite=Lax: a form posted from another site ---------------------------------------------------
 	await vic.goto(`${URL_}/console/approvals`);

@@ -56,6 +56,8 @@ export function contains(d, hay, needle) {
 }
 // The closing line tests/run.sh prints for every stage: "<flow>: N passed, N failed".
 export function summary() {
+	if (FLOW === 'console' && knownSeen.size === 0)
+		console.log(`  NOTE no known bug showed in this run: take the fixed ones off KNOWN_MARKUP in lib.mjs`);
 	console.log(`  ${FLOW}: ${passes} passed, ${fails} failed${skips ? `, ${skips} skipped` : ''}`);
 	return fails === 0 ? 0 : 1;
 }
@@ -125,13 +127,34 @@ export function noErrors(d, ctx) {
 	return check(d, e.length === 0, e.join('\n'));
 }
 
-// shot(page, name): a full-page screenshot, numbered in visiting order.
+// shot(page, name): a full-page screenshot, numbered in visiting order. It also checks that
+// the page shows no HTML markup as text (a tag escaped twice), unless the page shows such
+// text on purpose ({ markupText: true }).
 let shotN = 0;
-export async function shot(page, name) {
+export async function shot(page, name, { markupText = false } = {}) {
 	shotN++;
 	const f = path.join(SHOTS, `${FLOW}-${String(shotN).padStart(2, '0')}-${name}.png`);
 	await page.screenshot({ path: f, fullPage: true });
+	if (!markupText) await noMarkupAsText(page, name);
 	return f;
+}
+
+// Markup that a page of this build shows as text by a known bug, reported with KNOWN (not a
+// failure) until it is fixed, then with a NOTE to take it off this list.
+const KNOWN_MARKUP = {
+	'<span class="badge">admin</span>': 'the admin badge in the page header is escaped twice (page() in bridge/console/console.c)',
+};
+const knownSeen = new Set();
+export async function noMarkupAsText(page, label) {
+	let text = await page.locator('body').innerText();
+	for (const [k, why] of Object.entries(KNOWN_MARKUP)) {
+		if (!text.includes(k)) continue;
+		text = text.split(k).join('');
+		if (!knownSeen.has(k)) console.log(`  KNOWN ${why}: the page shows ${k}`);
+		knownSeen.add(k);
+	}
+	const tags = text.match(/<\/?[a-z][a-z0-9]*(\s[^<>]*)?>/gi) || [];
+	check(`${label}: no HTML markup shown as text`, tags.length === 0, tags.join(' '));
 }
 
 // The page's <h1> and the header naming who is signed in.

@@ -119,8 +119,9 @@ done
 if [ "${SB_DOC_SCREENSHOTS:-}" = 1 ]; then
 	# The pages docs/console.md shows (see flow_console.mjs for the names).
 	mkdir -p "$top/docs/screenshots"
-	for n in my-access-granted approvals-waiting audit-approval sync-runs my-access-phone; do
-		cp "$shots/$n.png" "$top/docs/screenshots/$n.png"
+	for n in my-access-granted my-access-phone approvals-waiting audit-approval sync-runs-dry-run; do
+		f=$(ls "$shots"/console-[0-9][0-9]-"$n".png | head -n 1)
+		cp "$f" "$top/docs/screenshots/$n.png"
 	done
 	echo "  copied the documentation's screenshots into docs/screenshots/"
 fi
