@@ -58,6 +58,7 @@ export function contains(d, hay, needle) {
 export function summary() {
 	if (FLOW === 'console' && knownSeen.size === 0)
 		console.log(`  NOTE no known bug showed in this run: take the fixed ones off KNOWN_MARKUP in lib.mjs`);
+	console.log(`  (${FLOW}: ${(process.uptime()).toFixed(1)} s with Node's and Chromium's start)`);
 	console.log(`  ${FLOW}: ${passes} passed, ${fails} failed${skips ? `, ${skips} skipped` : ''}`);
 	return fails === 0 ? 0 : 1;
 }

@@ -129,5 +129,5 @@ fi
 stop_bridge b
 eq "the bridge stops cleanly" "$STOP_RC" 0
 not_contains "no sanitizer report" "$(log_of b)" "Sanitizer"
-echo "  screenshots: $shots ($(ls "$shots"/*.png 2>/dev/null | wc -l) pages)"
+echo "  screenshots: $shots ($(ls "$shots"/*.png 2>/dev/null | wc -l) pages); the stage took ${SECONDS} s"
 finish
