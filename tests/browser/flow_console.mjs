@@ -7,22 +7,22 @@
 //   silence, and signs out: the session is ended and his old cookie gets the sign-in again.
 // Every page visited is saved as a screenshot (SB_SCREENSHOTS).
 import {
-	URL_, PHONE, api, check, contains, eq, h1, newBrowser, noErrors, pass, run, sentryMember, shot,
-	signIn, signOut, simLogin, skip, sql, visit, waitFor, who,
+	URL_, PHONE, api, check, contains, eq, h1, newBrowser, noErrors, oktaAddToGroup, pass, run, sentryMember,
+	shot, signIn, signOut, simLogin, skip, sql, takeErrors, visit, waitFor, who,
 } from './lib.mjs';
 
-// Pages of the console contract (notes: console-contract) that are built on the console2
-// branch. Until they are in this build the flow uses the stand-in named next to each (the
-// admin API), and prints SKIP for what only the page can show. Switch one on when its page
-// lands; the flow says so when a page answers but its switch is still off.
+// Pages of the console contract (docs/console.md) built on the console2 branch: each step uses
+// the page when this build has it, else a stand-in (the admin API) and a NOTE, or a SKIP when
+// only the page can do it. A page is there when, signed out, it answers anything but 404.
 const PAGES = {
-	request: false, // GET/POST /console/request          stand-in: POST /api/v1/access-requests
-	syncDryRun: false, // POST /console/sync/dry-run, /console/sync/{id}   stand-in: POST /api/v1/sync?dry_run=true
-	alerts: false, // /console/alerts, POST /console/silences, .../expire    no stand-in
+	request: await routeExists('GET', '/console/request'), // stand-in: POST /api/v1/access-requests
+	syncDryRun: await routeExists('POST', '/console/sync/dry-run'), // stand-in: POST /api/v1/sync?dry_run=true
+	alerts: await routeExists('GET', '/console/alerts'), // no stand-in
 };
 
 const BOB = 'bob.brown@acme.example';
 const VICTOR = 'victor.vega@acme.example';
+const ALICE = 'alice.anderson@acme.example';
 const REASON = 'on call for the payments launch this week';
 
 await run(async (browser) => {
@@ -40,17 +40,32 @@ await run(async (browser) => {
 
 	let rid;
 	if (PAGES.request) {
-		await visit(page, '/console/request', 'Request access', 'request-form', { email: BOB });
+		await Promise.all([page.waitForURL(`${URL_}/console/request`), page.locator('main a', { hasText: 'Request access' }).click()]);
+		eq('Request access: the title', await h1(page), 'Request access');
+		const limits = await page.locator('main').textContent();
+		contains('the form shows the maximum role', limits, 'manager');
+		contains('and the maximum duration', limits, '1d');
 		await page.selectOption('select[name=kind]', 'role');
 		await page.selectOption('select[name=role]', 'manager');
-		await page.fill('input[name=duration]', '2h');
+		await page.fill('input[name=duration]', '3d');
 		await page.fill('textarea[name=reason]', REASON);
 		await shot(page, 'request-filled');
+		const [tooLong] = await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Request' }).click()]);
+		eq('a duration over the maximum: 422', tooLong && tooLong.status(), 422);
+		contains('the form names the problem', await page.locator('main').textContent(), 'duration');
+		eq('and keeps what was typed', await page.inputValue('textarea[name=reason]'), REASON);
+		takeErrors(ctx); // Chromium logs the 422 of the page itself
+		await shot(page, 'request-refused');
+		await page.fill('input[name=duration]', '2h');
 		await Promise.all([page.waitForURL(/\/console\/(\?.*)?$/), page.getByRole('button', { name: 'Request' }).click()]);
+		eq('filed: back on My access', await h1(page), 'My access');
 		rid = sql(`SELECT id FROM access_requests WHERE requester = '${BOB}' AND status = 'pending' ORDER BY id DESC LIMIT 1`);
 		check('the request form files a request', /^\d+$/.test(rid), `no pending request of Bob (${rid})`);
+		eq('for the manager role, 2 hours', sql(`SELECT kind || ' ' || role || ' ' || duration_ms FROM access_requests WHERE id = ${rid || 0}`),
+			`role manager ${2 * 3600 * 1000}`);
+		eq('from the web', sql(`SELECT details->>'source' FROM audit_log WHERE action = 'access.request' AND target = 'access-request:${rid || 0}'`), 'web');
 	} else {
-		await pageNote(page, '/console/request', 'request');
+		console.log('  NOTE /console/request is not in this build: the request is filed through the admin API');
 		const r = await api('POST', '/api/v1/access-requests', {
 			on_behalf_of: BOB, kind: 'role', role: 'manager', duration: '2h', reason: REASON,
 		});
@@ -134,39 +149,55 @@ await run(async (browser) => {
 	eq('Sync: the page', await h1(page), 'Sync runs');
 	await shot(page, 'sync-runs');
 	const runsBefore = Number(sql('SELECT count(*) FROM sync_runs'));
+	// Drift for the plan to show: Alice joins the admin access group in Okta (manager by the
+	// role mappings) while Sentry still has her as a member.
+	await oktaAddToGroup(ALICE, 'okta-sentry-admin-users');
 	if (PAGES.syncDryRun) {
-		await Promise.all([page.waitForURL(/\/console\/sync\/\d+$/), page.getByRole('button', { name: 'Dry run now' }).click()]);
-		const runId = page.url().match(/\/sync\/(\d+)$/)[1];
-		const done = await waitFor(async () => {
-			const st = sql(`SELECT status FROM sync_runs WHERE id = ${runId}`);
-			if (st !== 'queued' && st !== 'running') return st;
-			return null;
-		}, 30000);
+		await Promise.all([page.waitForURL(/\/console\/sync\/\d+(\?.*)?$/), page.getByRole('button', { name: 'Dry run now' }).click()]);
+		const runId = page.url().match(/\/sync\/(\d+)/)[1];
+		eq('the dry run is queued as a dry run', sql(`SELECT dry_run FROM sync_runs WHERE id = ${runId}`), 't');
+		const done = await waitRun(runId);
 		check('the dry run finished', done && done !== 'failed', `status ${done}`);
-		eq('it was a dry run', sql(`SELECT dry_run FROM sync_runs WHERE id = ${runId}`), 't');
 		await page.reload();
-		check('the run page shows its plan', (await page.locator('main').textContent()).length > 0);
+		eq('the run page', await h1(page), `Sync run #${runId}`);
+		const plan = page.locator('main tr', { hasText: ALICE });
+		eq('its plan has Alice\'s role change', await plan.count(), 1);
+		contains('member to manager', await plan.first().textContent(), 'member → manager');
+		contains('with its reason', await plan.first().textContent(), 'okta-sentry-admin-users');
+		contains('under Role changes', await page.locator('main h3').allTextContents(), 'Role changes');
+		eq('a dry run changes nothing in Sentry', await sentryRole(ALICE), 'member');
 		await shot(page, 'sync-plan');
+		await Promise.all([page.waitForURL(/\/console\/sync\/apply\??$/), page.getByRole('button', { name: 'Apply…' }).click()]);
+		eq('Apply asks for confirmation', await h1(page), 'Apply the sync plan');
+		await shot(page, 'sync-apply-confirm');
+		await Promise.all([page.waitForURL(/\/console\/sync\/\d+(\?.*)?$/), page.getByRole('button', { name: 'Apply now' }).click()]);
+		const applyId = page.url().match(/\/sync\/(\d+)/)[1];
+		check('the apply is a new run', applyId !== runId);
+		const applied = await waitRun(applyId);
+		eq('the apply ran', applied, 'applied');
+		eq('Sentry has Alice as a manager now', await sentryRole(ALICE), 'manager');
+		await page.reload();
+		await shot(page, 'sync-applied');
+		check('two more sync runs', Number(sql('SELECT count(*) FROM sync_runs')) === runsBefore + 2);
 	} else {
-		await pageNote(page, '/console/sync/dry-run', 'syncDryRun', 'POST');
+		console.log('  NOTE /console/sync/dry-run is not in this build: the dry run is started through the admin API');
 		const r = await api('POST', '/api/v1/sync?dry_run=true');
 		eq('(stand-in) a dry-run sync through the API', r.status, 202);
 		const id = r.json && r.json.id;
-		const done = await waitFor(async () => {
-			const st = sql(`SELECT status FROM sync_runs WHERE id = ${id}`);
-			return st !== 'queued' && st !== 'running' ? st : null;
-		}, 30000);
+		const done = await waitRun(id);
 		check('the dry run finished', done && done !== 'failed', `status ${done}`);
+		eq('a dry run changes nothing in Sentry', await sentryRole(ALICE), 'member');
 		await page.reload();
 		const runRow = page.locator('main table tr', { hasText: `#${id}` });
 		eq('the Sync page lists the dry run', await runRow.count(), 1);
 		contains('as a dry run', await runRow.first().textContent(), 'dry');
 		await shot(page, 'sync-runs-dry-run');
+		check('one more sync run', Number(sql('SELECT count(*) FROM sync_runs')) === runsBefore + 1);
 	}
-	check('one more sync run', Number(sql('SELECT count(*) FROM sync_runs')) === runsBefore + 1);
 
 	if (PAGES.alerts) {
 		await visit(page, '/console/alerts', 'Alerts', 'alerts', { email: VICTOR });
+		contains('the route tree', await page.locator('main pre').first().textContent(), '#alerts');
 		await page.fill('textarea[name=matchers]', 'project=billing-worker\nlevel=error');
 		await page.fill('input[name=duration]', '2h');
 		await page.fill('[name=comment]', 'billing maintenance window');
@@ -185,7 +216,6 @@ await run(async (browser) => {
 			/expired/.test(JSON.stringify(silences.json)), silences.text.slice(0, 300));
 		await shot(page, 'alerts-expired');
 	} else {
-		await pageNote(page, '/console/alerts', 'alerts');
 		skip('create and expire a silence on /console/alerts (not in this build)');
 	}
 
@@ -211,8 +241,18 @@ await run(async (browser) => {
 	await ctx.close();
 });
 
-// A page of the contract that this flow does not use yet: say so if it already answers.
-async function pageNote(page, p, key, method = 'GET') {
-	const r = await page.request.fetch(URL_ + p, { method, maxRedirects: 0, failOnStatusCode: false });
-	if (r.status() !== 404) console.log(`  NOTE ${method} ${p} answers ${r.status()}: switch on PAGES.${key} in flow_console.mjs`);
+// routeExists(method, path): whether this build serves the page (signed out, a 404 says no).
+async function routeExists(method, p) {
+	const r = await fetch(URL_ + p, { method, redirect: 'manual' });
+	return r.status !== 404;
+}
+async function waitRun(id) {
+	return waitFor(() => {
+		const st = sql(`SELECT status FROM sync_runs WHERE id = ${id}`);
+		return st !== 'queued' && st !== 'running' ? st : null;
+	}, 30000);
+}
+async function sentryRole(email) {
+	const m = await sentryMember(email);
+	return m ? m.orgRole || m.role : null;
 }

@@ -228,6 +228,16 @@ export async function sentryMember(email) {
 	const all = await r.json();
 	return all.find((m) => (m.email || '').toLowerCase() === email) || null;
 }
+// oktaAddToGroup(login, group): a change in the simulated Okta (its Groups API).
+export async function oktaAddToGroup(login, group) {
+	const okta = (p, init = {}) => fetch(SIM + p, { ...init, headers: { Authorization: 'SSWS sim-okta-token', Accept: 'application/json' } });
+	const user = await (await okta(`/api/v1/users/${encodeURIComponent(login)}`)).json();
+	const groups = await (await okta(`/api/v1/groups?q=${encodeURIComponent(group)}`)).json();
+	const g = groups.find((x) => x.profile && x.profile.name === group);
+	if (!user.id || !g) throw new Error(`Okta: no user ${login} or group ${group}`);
+	const r = await okta(`/api/v1/groups/${g.id}/users/${user.id}`, { method: 'PUT' });
+	if (r.status !== 204) throw new Error(`Okta: adding ${login} to ${group}: ${r.status}`);
+}
 export function sql(q) {
 	return execFileSync('psql', [DB, '-qAt', '-c', q], { encoding: 'utf8' }).trim();
 }

@@ -95,7 +95,17 @@ console:
     issuer: \"$SIM_URL/oauth2/default\"
     client_id: sim-console
     client_secret_env: OIDC_SECRET
-  admin_groups: [okta-sentry-admin-users]"
+  admin_groups: [okta-sentry-admin-users]
+routing:
+  receivers:
+    - { name: default, channel: \"#alerts\" }
+    - { name: payments, channel: \"#payments\" }
+    - { name: oncall, email: \"oncall@acme.example\" }
+  route:
+    receiver: default
+    routes:
+      - { matchers: [\"level=fatal\"], receiver: oncall }
+      - { matchers: [\"team=payments\"], receiver: payments }"
 
 rc=0
 "$SB_BIN" --config "$T/c.yaml" --log-level warn sync >/dev/null 2>"$T/sync.err" || rc=$?
@@ -119,9 +129,10 @@ done
 if [ "${SB_DOC_SCREENSHOTS:-}" = 1 ]; then
 	# The pages docs/console.md shows (see flow_console.mjs for the names).
 	mkdir -p "$top/docs/screenshots"
-	for n in my-access-granted my-access-phone approvals-waiting audit-approval sync-runs-dry-run; do
-		f=$(ls "$shots"/console-[0-9][0-9]-"$n".png | head -n 1)
-		cp "$f" "$top/docs/screenshots/$n.png"
+	for n in request-refused my-access-granted my-access-phone approvals-waiting audit-approval sync-plan \
+		alerts-silence; do
+		f=$(ls "$shots"/console-[0-9][0-9]-"$n".png 2>/dev/null | head -n 1)
+		if [ -n "$f" ]; then cp "$f" "$top/docs/screenshots/$n.png"; else echo "  (no $n page in this build)"; fi
 	done
 	echo "  copied the documentation's screenshots into docs/screenshots/"
 fi
