@@ -8,7 +8,7 @@
 // Every page visited is saved as a screenshot (SB_SCREENSHOTS).
 import {
 	URL_, PHONE, api, check, contains, eq, h1, newBrowser, noErrors, oktaAddToGroup, pass, run, sentryMember,
-	shot, signIn, signOut, simLogin, skip, sql, takeErrors, visit, waitFor, who,
+	shot, signIn, signOut, simLogin, skip, sql, step, takeErrors, visit, waitFor, who,
 } from './lib.mjs';
 
 // Pages of the console contract (docs/console.md) built on the console2 branch: each step uses
@@ -31,6 +31,7 @@ await run(async (browser) => {
 	const t0 = Date.now();
 
 	// ---- Bob signs in and requests the manager role --------------------------------------------------
+	step('Bob signs in and requests the manager role');
 	await signIn(page, BOB);
 	eq('My access: the title', await h1(page), 'My access');
 	contains('My access: his Sentry role', await page.locator('main').textContent(), 'Organization role: member');
@@ -80,6 +81,7 @@ await run(async (browser) => {
 	await signOut(page, 'signed-out');
 
 	// ---- Victor approves it -------------------------------------------------------------------------------
+	step('Victor approves it');
 	await simLogin(VICTOR);
 	await Promise.all([page.waitForURL(`${URL_}/console/`), page.getByRole('link', { name: 'Sign in again' }).click()]);
 	contains('Victor signed in from the signed-out page', await who(page), VICTOR);
@@ -99,6 +101,7 @@ await run(async (browser) => {
 	await signOut(page);
 
 	// ---- the role is in Sentry and in Bob's My access ------------------------------------------------------
+	step("the role is in Sentry and in Bob's My access");
 	const role = await waitFor(async () => {
 		const m = await sentryMember(BOB);
 		return m && (m.orgRole || m.role) === 'manager' ? 'manager' : null;
@@ -129,6 +132,7 @@ await run(async (browser) => {
 	await signOut(page);
 
 	// ---- Victor: the audit log, a dry-run sync, silences -----------------------------------------------------
+	step('Victor: the audit log, a dry-run sync, silences');
 	await signIn(page, VICTOR);
 	await page.getByRole('link', { name: 'Audit log' }).click();
 	eq('Audit log: the title', await h1(page), 'Audit log');
@@ -148,6 +152,7 @@ await run(async (browser) => {
 	await page.getByRole('link', { name: 'Sync' }).click();
 	eq('Sync: the page', await h1(page), 'Sync runs');
 	await shot(page, 'sync-runs');
+	step('a dry-run sync, then applied');
 	const runsBefore = Number(sql('SELECT count(*) FROM sync_runs'));
 	// Drift for the plan to show: Alice joins the admin access group in Okta (manager by the
 	// role mappings) while Sentry still has her as a member.
@@ -195,6 +200,7 @@ await run(async (browser) => {
 		check('one more sync run', Number(sql('SELECT count(*) FROM sync_runs')) === runsBefore + 1);
 	}
 
+	step('silences');
 	if (PAGES.alerts) {
 		await visit(page, '/console/alerts', 'Alerts', 'alerts', { email: VICTOR });
 		contains('the route tree', await page.locator('main pre').first().textContent(), '#alerts');
@@ -220,6 +226,7 @@ await run(async (browser) => {
 	}
 
 	// ---- sign-out ends the session ----------------------------------------------------------------------------
+	step('sign-out ends the session');
 	const old = await ctx.storageState();
 	await signOut(page);
 	eq('Victor\'s session is ended on the server',

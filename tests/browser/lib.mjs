@@ -77,6 +77,12 @@ export async function run(body) {
 	process.exitCode = summary();
 }
 
+// step(name): a heading in the output, with the seconds since the flow started.
+const t0 = Date.now();
+export function step(name) {
+	console.log(`  -- ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
 // ---- the browser ---------------------------------------------------------------------------------------
 export async function launch() {
 	const args = [];
