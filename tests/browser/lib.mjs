@@ -85,7 +85,8 @@ export function step(name) {
 
 // ---- the browser ---------------------------------------------------------------------------------------
 export async function launch() {
-	const args = [];
+	// /dev/shm may be small in a container (Debian's launcher adds this only when it can tell).
+	const args = ['--disable-dev-shm-usage'];
 	// Chromium's sandbox refuses to run as root (CI runs make check as root);
 	// SB_CHROMIUM_NO_SANDBOX=1 for a container without unprivileged user namespaces.
 	if ((process.getuid && process.getuid() === 0) || process.env.SB_CHROMIUM_NO_SANDBOX === '1') args.push('--no-sandbox');
