@@ -1,24 +1,18 @@
 // tests/browser/flow_console.mjs: the console's main flow of issue 10 in headless Chromium,
 // one person after the other in the same browser, as people do it:
-//   Bob signs in through the simulated Okta and requests the manager role; he signs out;
+//   Bob signs in through the simulated Okta and requests the manager role on Request access
+//   (once refused for a duration over the maximum); he signs out;
 //   Victor (an approver and console admin) signs in and approves it on Approvals; he signs out;
 //   Bob signs in again and sees the role in My access, and the simulated Sentry has it;
-//   Victor reads the approval in the audit log, runs a dry-run sync, creates and expires a
-//   silence, and signs out: the session is ended and his old cookie gets the sign-in again.
+//   Victor reads the approval in the audit log; after a change in the simulated Okta he runs a
+//   dry-run sync, reads its plan and applies it after the confirmation page; he creates and
+//   expires a silence on Alerts, and signs out: the session is ended and his old cookie gets
+//   the sign-in again.
 // Every page visited is saved as a screenshot (SB_SCREENSHOTS).
 import {
 	URL_, PHONE, api, check, contains, eq, h1, newBrowser, noErrors, oktaAddToGroup, pass, run, sentryMember,
-	shot, signIn, signOut, simLogin, skip, sql, step, takeErrors, visit, waitFor, who,
+	shot, signIn, signOut, simLogin, sql, step, takeErrors, visit, waitFor, who,
 } from './lib.mjs';
-
-// Pages of the console contract (docs/console.md) built on the console2 branch: each step uses
-// the page when this build has it, else a stand-in (the admin API) and a NOTE, or a SKIP when
-// only the page can do it. A page is there when, signed out, it answers anything but 404.
-const PAGES = {
-	request: await routeExists('GET', '/console/request'), // stand-in: POST /api/v1/access-requests
-	syncDryRun: await routeExists('POST', '/console/sync/dry-run'), // stand-in: POST /api/v1/sync?dry_run=true
-	alerts: await routeExists('GET', '/console/alerts'), // no stand-in
-};
 
 const BOB = 'bob.brown@acme.example';
 const VICTOR = 'victor.vega@acme.example';
@@ -40,40 +34,30 @@ await run(async (browser) => {
 	check('the session cookie is set', !!cookie);
 
 	let rid;
-	if (PAGES.request) {
-		await Promise.all([page.waitForURL(`${URL_}/console/request`), page.locator('main a', { hasText: 'Request access' }).click()]);
-		eq('Request access: the title', await h1(page), 'Request access');
-		const limits = await page.locator('main').textContent();
-		contains('the form shows the maximum role', limits, 'manager');
-		contains('and the maximum duration', limits, '1d');
-		await page.selectOption('select[name=kind]', 'role');
-		await page.selectOption('select[name=role]', 'manager');
-		await page.fill('input[name=duration]', '3d');
-		await page.fill('textarea[name=reason]', REASON);
-		await shot(page, 'request-filled');
-		const [tooLong] = await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Request' }).click()]);
-		eq('a duration over the maximum: 422', tooLong && tooLong.status(), 422);
-		contains('the form names the problem', await page.locator('main').textContent(), 'duration');
-		eq('and keeps what was typed', await page.inputValue('textarea[name=reason]'), REASON);
-		takeErrors(ctx); // Chromium logs the 422 of the page itself
-		await shot(page, 'request-refused');
-		await page.fill('input[name=duration]', '2h');
-		await Promise.all([page.waitForURL(/\/console\/(\?.*)?$/), page.getByRole('button', { name: 'Request' }).click()]);
-		eq('filed: back on My access', await h1(page), 'My access');
-		rid = sql(`SELECT id FROM access_requests WHERE requester = '${BOB}' AND status = 'pending' ORDER BY id DESC LIMIT 1`);
-		check('the request form files a request', /^\d+$/.test(rid), `no pending request of Bob (${rid})`);
-		eq('for the manager role, 2 hours', sql(`SELECT kind || ' ' || role || ' ' || duration_ms FROM access_requests WHERE id = ${rid || 0}`),
-			`role manager ${2 * 3600 * 1000}`);
-		eq('from the web', sql(`SELECT details->>'source' FROM audit_log WHERE action = 'access.request' AND target = 'access-request:${rid || 0}'`), 'web');
-	} else {
-		console.log('  NOTE /console/request is not in this build: the request is filed through the admin API');
-		const r = await api('POST', '/api/v1/access-requests', {
-			on_behalf_of: BOB, kind: 'role', role: 'manager', duration: '2h', reason: REASON,
-		});
-		eq('(stand-in) the request is filed through the API', r.status, 201);
-		rid = String(r.json && r.json.id);
-		await page.reload();
-	}
+	await Promise.all([page.waitForURL(`${URL_}/console/request`), page.locator('main a', { hasText: 'Request access' }).click()]);
+	eq('Request access: the title', await h1(page), 'Request access');
+	const limits = await page.locator('main').textContent();
+	contains('the form shows the maximum role', limits, 'manager');
+	contains('and the maximum duration', limits, '1d');
+	await page.selectOption('select[name=kind]', 'role');
+	await page.selectOption('select[name=role]', 'manager');
+	await page.fill('input[name=duration]', '3d');
+	await page.fill('textarea[name=reason]', REASON);
+	await shot(page, 'request-filled');
+	const [tooLong] = await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Request' }).click()]);
+	eq('a duration over the maximum: 422', tooLong && tooLong.status(), 422);
+	contains('the form names the problem', await page.locator('main').textContent(), 'duration');
+	eq('and keeps what was typed', await page.inputValue('textarea[name=reason]'), REASON);
+	takeErrors(ctx); // Chromium logs the 422 of the page itself
+	await shot(page, 'request-refused');
+	await page.fill('input[name=duration]', '2h');
+	await Promise.all([page.waitForURL(/\/console\/(\?.*)?$/), page.getByRole('button', { name: 'Request' }).click()]);
+	eq('filed: back on My access', await h1(page), 'My access');
+	rid = sql(`SELECT id FROM access_requests WHERE requester = '${BOB}' AND status = 'pending' ORDER BY id DESC LIMIT 1`);
+	check('the request form files a request', /^\d+$/.test(rid), `no pending request of Bob (${rid})`);
+	eq('for the manager role, 2 hours', sql(`SELECT kind || ' ' || role || ' ' || duration_ms FROM access_requests WHERE id = ${rid || 0}`),
+		`role manager ${2 * 3600 * 1000}`);
+	eq('from the web', sql(`SELECT details->>'source' FROM audit_log WHERE action = 'access.request' AND target = 'access-request:${rid || 0}'`), 'web');
 	const pending = page.locator('main table tr', { hasText: `#${rid}` });
 	check('My access lists the pending request', (await pending.count()) === 1);
 	contains('with its reason', await pending.first().textContent(), REASON);
@@ -137,9 +121,9 @@ await run(async (browser) => {
 	await page.getByRole('link', { name: 'Audit log' }).click();
 	eq('Audit log: the title', await h1(page), 'Audit log');
 	await shot(page, 'audit');
-	const personField = (await page.locator('input[name=person]').count()) ? 'person' : 'target';
-	await page.fill(`input[name=${personField}]`, personField === 'person' ? VICTOR : `access-request:${rid}`);
+	await page.fill('input[name=person]', VICTOR);
 	await page.fill('input[name=action]', 'access.approve');
+	await page.selectOption('select[name=source]', 'web');
 	await Promise.all([page.waitForURL(/\/console\/audit\?/), page.getByRole('button', { name: 'Filter' }).click()]);
 	const entries = page.locator('main table tr', { hasText: 'access.approve' });
 	eq('the filtered audit log has the approval', await entries.count(), 1);
@@ -147,6 +131,8 @@ await run(async (browser) => {
 	contains('by Victor', entry, VICTOR);
 	contains('of the request', entry, `access-request:${rid}`);
 	contains('with his reason', entry, 'approved for the launch week');
+	contains('from the web', entry, 'web');
+	contains('the filters are in the address (a link to share)', page.url(), 'source=web');
 	await shot(page, 'audit-approval');
 
 	await page.getByRole('link', { name: 'Sync' }).click();
@@ -157,73 +143,58 @@ await run(async (browser) => {
 	// Drift for the plan to show: Alice joins the admin access group in Okta (manager by the
 	// role mappings) while Sentry still has her as a member.
 	await oktaAddToGroup(ALICE, 'okta-sentry-admin-users');
-	if (PAGES.syncDryRun) {
-		await Promise.all([page.waitForURL(/\/console\/sync\/\d+(\?.*)?$/), page.getByRole('button', { name: 'Dry run now' }).click()]);
-		const runId = page.url().match(/\/sync\/(\d+)/)[1];
-		eq('the dry run is queued as a dry run', sql(`SELECT dry_run FROM sync_runs WHERE id = ${runId}`), 't');
-		const done = await waitRun(runId);
-		check('the dry run finished', done && done !== 'failed', `status ${done}`);
-		await page.reload();
-		eq('the run page', await h1(page), `Sync run #${runId}`);
-		const plan = page.locator('main tr', { hasText: ALICE });
-		eq('its plan has Alice\'s role change', await plan.count(), 1);
-		contains('member to manager', await plan.first().textContent(), 'member → manager');
-		contains('with its reason', await plan.first().textContent(), 'okta-sentry-admin-users');
-		contains('under Role changes', await page.locator('main h3').allTextContents(), 'Role changes');
-		eq('a dry run changes nothing in Sentry', await sentryRole(ALICE), 'member');
-		await shot(page, 'sync-plan');
-		await Promise.all([page.waitForURL(/\/console\/sync\/apply\??$/), page.getByRole('button', { name: 'Apply…' }).click()]);
-		eq('Apply asks for confirmation', await h1(page), 'Apply the sync plan');
-		await shot(page, 'sync-apply-confirm');
-		await Promise.all([page.waitForURL(/\/console\/sync\/\d+(\?.*)?$/), page.getByRole('button', { name: 'Apply now' }).click()]);
-		const applyId = page.url().match(/\/sync\/(\d+)/)[1];
-		check('the apply is a new run', applyId !== runId);
-		const applied = await waitRun(applyId);
-		eq('the apply ran', applied, 'applied');
-		eq('Sentry has Alice as a manager now', await sentryRole(ALICE), 'manager');
-		await page.reload();
-		await shot(page, 'sync-applied');
-		check('two more sync runs', Number(sql('SELECT count(*) FROM sync_runs')) === runsBefore + 2);
-	} else {
-		console.log('  NOTE /console/sync/dry-run is not in this build: the dry run is started through the admin API');
-		const r = await api('POST', '/api/v1/sync?dry_run=true');
-		eq('(stand-in) a dry-run sync through the API', r.status, 202);
-		const id = r.json && r.json.id;
-		const done = await waitRun(id);
-		check('the dry run finished', done && done !== 'failed', `status ${done}`);
-		eq('a dry run changes nothing in Sentry', await sentryRole(ALICE), 'member');
-		await page.reload();
-		const runRow = page.locator('main table tr', { hasText: `#${id}` });
-		eq('the Sync page lists the dry run', await runRow.count(), 1);
-		contains('as a dry run', await runRow.first().textContent(), 'dry');
-		await shot(page, 'sync-runs-dry-run');
-		check('one more sync run', Number(sql('SELECT count(*) FROM sync_runs')) === runsBefore + 1);
-	}
+	await Promise.all([page.waitForURL(/\/console\/sync\/\d+(\?.*)?$/), page.getByRole('button', { name: 'Dry run now' }).click()]);
+	const runId = page.url().match(/\/sync\/(\d+)/)[1];
+	eq('the dry run is queued as a dry run', sql(`SELECT dry_run FROM sync_runs WHERE id = ${runId}`), 't');
+	const done = await waitRun(runId);
+	check('the dry run finished', done && done !== 'failed', `status ${done}`);
+	await page.reload();
+	eq('the run page', await h1(page), `Sync run #${runId}`);
+	const plan = page.locator('main tr', { hasText: ALICE });
+	eq('its plan has Alice\'s role change', await plan.count(), 1);
+	contains('member to manager', await plan.first().textContent(), 'member → manager');
+	contains('with its reason', await plan.first().textContent(), 'okta-sentry-admin-users');
+	contains('under Role changes', await page.locator('main h3').allTextContents(), 'Role changes');
+	eq('a dry run changes nothing in Sentry', await sentryRole(ALICE), 'member');
+	await shot(page, 'sync-plan');
+	await Promise.all([page.waitForURL(/\/console\/sync\/apply\??$/), page.getByRole('button', { name: 'Apply…' }).click()]);
+	eq('Apply asks for confirmation', await h1(page), 'Apply the sync plan');
+	await shot(page, 'sync-apply-confirm');
+	await Promise.all([page.waitForURL(/\/console\/sync\/\d+(\?.*)?$/), page.getByRole('button', { name: 'Apply now' }).click()]);
+	const applyId = page.url().match(/\/sync\/(\d+)/)[1];
+	check('the apply is a new run', applyId !== runId);
+	const applied = await waitRun(applyId);
+	eq('the apply ran', applied, 'applied');
+	eq('Sentry has Alice as a manager now', await sentryRole(ALICE), 'manager');
+	await page.reload();
+	await shot(page, 'sync-applied');
+	check('two more sync runs', Number(sql('SELECT count(*) FROM sync_runs')) === runsBefore + 2);
 
 	step('silences');
-	if (PAGES.alerts) {
-		await visit(page, '/console/alerts', 'Alerts', 'alerts', { email: VICTOR });
-		contains('the route tree', await page.locator('main pre').first().textContent(), '#alerts');
-		await page.fill('textarea[name=matchers]', 'project=billing-worker\nlevel=error');
-		await page.fill('input[name=duration]', '2h');
-		await page.fill('[name=comment]', 'billing maintenance window');
-		await Promise.all([page.waitForURL(/\/console\/alerts/), page.getByRole('button', { name: 'Create silence' }).click()]);
-		const sil = page.locator('main tr', { hasText: 'billing maintenance window' });
-		eq('the silence is listed', await sil.count(), 1);
-		const sid = sql("SELECT id FROM slack_silences WHERE comment = 'billing maintenance window'");
-		check('and stored', /^\d+$/.test(sid), sid);
-		eq('active', sql(`SELECT expired_at IS NULL AND ends_at > now() FROM slack_silences WHERE id = ${sid}`), 't');
-		await shot(page, 'alerts-silence');
-		await Promise.all([page.waitForURL(/\/console\/alerts/), sil.getByRole('button', { name: 'Expire' }).click()]);
-		eq('expired', sql(`SELECT expired_at IS NOT NULL OR ends_at <= now() FROM slack_silences WHERE id = ${sid}`), 't');
-		const silences = await api('GET', '/api/v1/silences');
-		check('the API no longer lists it as active',
-			!JSON.stringify(silences.json).includes('billing maintenance window') ||
-			/expired/.test(JSON.stringify(silences.json)), silences.text.slice(0, 300));
-		await shot(page, 'alerts-expired');
-	} else {
-		skip('create and expire a silence on /console/alerts (not in this build)');
-	}
+	await visit(page, '/console/alerts', 'Alerts', 'alerts', { email: VICTOR });
+	contains('the route tree', await page.locator('main pre').first().textContent(), '#alerts');
+	await page.fill('textarea[name=matchers]', 'project=billing-worker\nlevel=error');
+	await page.fill('input[name=duration]', '2h');
+	await page.fill('[name=comment]', 'billing maintenance window');
+	await Promise.all([page.waitForURL(/\/console\/alerts/), page.getByRole('button', { name: 'Create silence' }).click()]);
+	const sil = page.locator('main tr', { hasText: 'billing maintenance window' });
+	eq('the silence is listed', await sil.count(), 1);
+	const sid = sql("SELECT id FROM slack_silences WHERE comment = 'billing maintenance window'");
+	check('and stored', /^\d+$/.test(sid), sid);
+	const inState = async (state) => {
+		const r = await api('GET', `/api/v1/silences?state=${state}`);
+		return ((r.json && r.json.silences) || []).some((x) => String(x.id) === sid);
+	};
+	check('the API lists it as active', await inState('active'));
+	contains('the page says it is created', await page.locator('main .msg').first().textContent(), 'silence');
+	await shot(page, 'alerts-silence');
+	await Promise.all([page.waitForURL(/\/console\/alerts/), sil.getByRole('button', { name: 'Expire' }).click()]);
+	eq('expired: no longer listed on the page', await page.locator('main tr', { hasText: 'billing maintenance window' }).count(), 0);
+	check('the API lists it as expired', await inState('expired'));
+	check('and not as active', !(await inState('active')));
+	eq('both audited', sql(`SELECT string_agg(action, ' ' ORDER BY id) FROM audit_log WHERE target = 'silence:${sid}'`),
+		'silence.create silence.expire');
+	await shot(page, 'alerts-expired');
 
 	// ---- sign-out ends the session ----------------------------------------------------------------------------
 	step('sign-out ends the session');
@@ -248,11 +219,6 @@ await run(async (browser) => {
 	await ctx.close();
 });
 
-// routeExists(method, path): whether this build serves the page (signed out, a 404 says no).
-async function routeExists(method, p) {
-	const r = await fetch(URL_ + p, { method, redirect: 'manual' });
-	return r.status !== 404;
-}
 async function waitRun(id) {
 	return waitFor(() => {
 		const st = sql(`SELECT status FROM sync_runs WHERE id = ${id}`);
