@@ -50,7 +50,7 @@ static const char STYLE[] =
 	"padding:1em}h1{font-size:1.35em}h2{font-size:1.1em;margin-top:1.6em}table{border-collapse:collapse;"
 	"width:100%;background:#fff}th,td{text-align:left;padding:.4em .5em;border-bottom:1px solid #e3e6eb;"
 	"vertical-align:top}th{font-weight:600;background:#eef1f5}.wrap{overflow-x:auto}.badge{display:inline-block;"
-	"padding:0 .45em;border-radius:.6em;background:#e3e9f7;font-size:.85em}.ok{color:#176b2c}.bad{color:#a11}"
+	"padding:0 .45em;border-radius:.6em;background:#e3e9f7;color:#1d2733;font-size:.85em}.ok{color:#176b2c}.bad{color:#a11}"
 	"button{font:inherit;padding:.3em .8em;border:1px solid #8895a7;border-radius:4px;background:#fff;"
 	"cursor:pointer}button.primary{background:#2453c6;color:#fff;border-color:#2453c6}input[type=text]{font:inherit;"
 	"padding:.3em;max-width:100%}.muted{color:#667}.msg{padding:.6em;background:#fff7d6;border:1px solid #e8d48a}"
@@ -103,10 +103,12 @@ void con_page(struct http_resp *resp, int status, const char *title, const struc
 			html_printf(b, "<a href=\"/console/sync\">Sync</a><a href=\"/console/audit\">Audit log</a>"
 				       "<a href=\"/console/gitlab\">GitLab</a><a href=\"/console/slack\">Slack</a>");
 		html_printf(b, "</nav>");
+		html_printf(b, "<span class=\"who\">%s &lt;%s&gt;", s->name ? s->name : "", s->email);
+		if (s->is_admin)
+			html_printf(b, " <span class=\"badge\">admin</span>");
 		html_printf(b,
-			    "<span class=\"who\">%s &lt;%s&gt;%s <form method=\"post\" action=\"/console/logout\">"
+			    " <form method=\"post\" action=\"/console/logout\">"
 			    "<input type=\"hidden\" name=\"csrf\" value=\"%s\"><button>Sign out</button></form></span>",
-			    s->name ? s->name : "", s->email, s->is_admin ? " <span class=\"badge\">admin</span>" : "",
 			    s->csrf);
 	}
 	html_printf(b, "</header><main><h1>%s</h1>", title);

@@ -80,9 +80,12 @@ void con_h_my_access(struct ctx *ctx, struct http_req *req, struct http_resp *re
 		       " WHERE lower(email) = $1 ORDER BY pending LIMIT 1", 1, p, NULL);
 	html_printf(&b, "<h2>Sentry</h2>");
 	if (r && PQntuples(r) == 1)
-		html_printf(&b, "<p>Organization role: <strong>%s</strong>%s</p><p>Teams: %s</p>", PQgetvalue(r, 0, 0),
-			    PQgetvalue(r, 0, 1)[0] == 't' ? " <span class=\"badge\">invite pending</span>" : "",
-			    *PQgetvalue(r, 0, 2) ? PQgetvalue(r, 0, 2) : "none");
+		html_printf(&b,
+			    PQgetvalue(r, 0, 1)[0] == 't'
+				? "<p>Organization role: <strong>%s</strong> <span class=\"badge\">invite pending</span></p>"
+				  "<p>Teams: %s</p>"
+				: "<p>Organization role: <strong>%s</strong></p><p>Teams: %s</p>",
+			    PQgetvalue(r, 0, 0), *PQgetvalue(r, 0, 2) ? PQgetvalue(r, 0, 2) : "none");
 	else
 		html_printf(&b, "<p class=\"muted\">You are not a member of the Sentry organization (as of the last sync).</p>");
 	PQclear(r);

@@ -158,10 +158,12 @@ void con_h_sync_apply_form(struct ctx *ctx, struct http_req *req, struct http_re
 		       " FROM sync_runs WHERE dry_run ORDER BY id DESC LIMIT 1", 0, NULL, NULL);
 	if (r && PQntuples(r) == 1) {
 		html_printf(&b, "<p>The latest dry run, <a href=\"/console/sync/%s\">#%s</a> (%s, %s), planned:"
-				" <code>%s</code>.%s</p>",
+				" <code>%s</code>.",
 			    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
-			    PQgetvalue(r, 0, 3),
-			    PQgetvalue(r, 0, 4)[0] == 't' ? " <strong class=\"bad\">A guard refused that plan.</strong>" : "");
+			    PQgetvalue(r, 0, 3));
+		if (PQgetvalue(r, 0, 4)[0] == 't')
+			html_printf(&b, " <strong class=\"bad\">A guard refused that plan.</strong>");
+		html_printf(&b, "</p>");
 	} else {
 		html_printf(&b, "<p class=\"muted\">There is no dry run to compare with; consider a dry run first.</p>");
 	}
