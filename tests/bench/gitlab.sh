@@ -9,7 +9,7 @@
 #      order_by=last_activity_at, sequential, 10 s client timeout) through
 #      the proxy;
 #   2. searches at SB_BENCH_RATE (200) requests/s for SB_BENCH_SECONDS (20)
-#      through the proxy (open loop, tests/bench/gl_load.c): p50/p99;
+#      through the proxy (open loop, tests/bench/open_load.c): p50/p99;
 #   3. the same sequence sent directly to the simulated GitLab, whose
 #      include_subgroups=true query slows down with the size of the group.
 set -euo pipefail
@@ -31,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cc -O2 -o "$work/gl_load" tests/bench/gl_load.c $(pkg-config --cflags --libs libcurl) -lpthread
+cc -O2 -o "$work/open_load" tests/bench/open_load.c $(pkg-config --cflags --libs libcurl libcrypto) -lpthread
 cc -std=c11 -D_GNU_SOURCE -O2 -iquote . -iquote bridge/core -o "$work/gl_index" tests/bench/gl_index.c integrations/gitlab/gl_cache.c \
 	integrations/gitlab/gl_query.c bridge/core/buf.c bridge/core/http.c bridge/core/err.c $(pkg-config --cflags --libs jansson)
 build/release/sentry-bridge-sim --listen 127.0.0.1:0 --port-file "$work/sim.port" --gitlab-projects "$nproj" \
@@ -109,7 +109,7 @@ for w in $words; do
 	done
 done
 echo "  $(wc -l <"$work/urls") distinct search URLs, e.g. search=alp and search=orbit"
-"$work/gl_load" "$work/urls" "$rate" "$secs" 8 "$AUTH" | sed 's/^/  /'
+"$work/open_load" "$work/urls" "$rate" "$secs" 8 "$AUTH" | sed 's/^/  /'
 echo "  time inside the bridge, from sb_http_request_duration_seconds (cumulative buckets):"
 curl -s "$url/metrics" | grep -E '^sb_http_request_duration_seconds_(bucket|count).*route="/gitlab/\*"' |
 	grep -E 'le="0.001"|le="0.0025"|le="0.005"|le="0.01"|le="0.025"|_count' | sed 's/^/    /'

@@ -4,7 +4,7 @@
 #
 # 1. Acknowledgements: signed Sentry webhooks (event_alert) to POST
 #    /hooks/sentry, open loop at SB_BENCH_RATE (500) per second for
-#    SB_BENCH_SECONDS (10) over 16 connections (tests/bench/hook_load.c:
+#    SB_BENCH_SECONDS (10) over 16 connections (tests/bench/open_load.c:
 #    each latency from its scheduled start). Prints p50/p99 and checks every
 #    acknowledged delivery is a row of the inbox (target p99 < 20 ms). These
 #    alerts are routed (a muted route), so routing runs too, but they are
@@ -27,7 +27,7 @@ latency=${SB_BENCH_LATENCY_MS:-50}
 for t in jq curl cc pkg-config psql; do command -v $t >/dev/null || { echo "bench-slack needs $t" >&2; exit 1; }; done
 source tests/bench/lib.sh
 bench_start slack --demo
-cc -O2 -o "$work/hook_load" tests/bench/hook_load.c $(pkg-config --cflags --libs libcurl libcrypto) -lpthread
+cc -O2 -o "$work/open_load" tests/bench/open_load.c $(pkg-config --cflags --libs libcurl libcrypto) -lpthread
 
 export BRIDGE_ADMIN_TOKEN=bench SENTRY_TOKEN=sim-sentry-token SENTRY_CLIENT_SECRET=bench-sentry-client-secret \
 	SLACK_BOT_TOKEN=xoxb-sim-slack-token SLACK_SIGNING_SECRET=bench-slack-signing-secret
@@ -101,7 +101,7 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (ot
 echo
 echo "== 1. acknowledgements: POST /hooks/sentry, signed, open loop at $rate/s for ${secs}s, 16 connections =="
 for i in $(seq 0 49); do body ack $((100000 + i)) 0; done >"$work/ack.bodies"
-"$work/hook_load" "$url/hooks/sentry" "$SENTRY_CLIENT_SECRET" "$work/ack.bodies" "$rate" "$secs" 16 bench-ack |
+"$work/open_load" --sentry-hook "$url/hooks/sentry" "$SENTRY_CLIENT_SECRET" "$work/ack.bodies" "$rate" "$secs" 16 bench-ack |
 	tee "$work/ack.out" | sed 's/^/  /'
 ok=$(awk '{print $4}' "$work/ack.out")
 stored=$(sql "SELECT count(*) FROM inbox WHERE source = 'sentry' AND external_id LIKE 'bench-ack-%'")
@@ -114,7 +114,7 @@ echo "== 2. alert to message posted: 100 new issues at 10/s over 20 channels, ${
 curl -s -X DELETE "$sim/slack/_sim/messages" >/dev/null
 curl -s -X POST "$sim/_sim/faults" -d "{\"match\":\"*\",\"latency_ms\":$latency}" >/dev/null
 for i in $(seq 0 99); do body latency $((200000 + i)) $((i % 20)); done >"$work/lat.bodies"
-"$work/hook_load" "$url/hooks/sentry" "$SENTRY_CLIENT_SECRET" "$work/lat.bodies" 10 10 4 bench-lat |
+"$work/open_load" --sentry-hook "$url/hooks/sentry" "$SENTRY_CLIENT_SECRET" "$work/lat.bodies" 10 10 4 bench-lat |
 	sed 's/^/  webhooks: /'
 wait_settled 'bench-lat-%' 60 || echo "  (not settled after 60 s)"
 sql "SELECT '  received to posted: p50 ' || round((percentile_cont(0.5) WITHIN GROUP (ORDER BY d) * 1000)::numeric)
@@ -129,7 +129,7 @@ echo "== 3. storm: 1,000 alerts of 20 issues (one per channel) at 500/s =="
 curl -s -X DELETE "$sim/slack/_sim/messages" >/dev/null
 for i in $(seq 0 19); do body storm $((300000 + i)) "$i"; done >"$work/storm.bodies"
 t0=$(date +%s%N)
-"$work/hook_load" "$url/hooks/sentry" "$SENTRY_CLIENT_SECRET" "$work/storm.bodies" 500 2 16 bench-storm |
+"$work/open_load" --sentry-hook "$url/hooks/sentry" "$SENTRY_CLIENT_SECRET" "$work/storm.bodies" 500 2 16 bench-storm |
 	sed 's/^/  webhooks: /'
 wait_settled 'bench-storm-%' 90 || echo "  (not settled after 90 s)"
 t1=$(date +%s%N)

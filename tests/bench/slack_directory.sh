@@ -13,7 +13,7 @@
 #     instead of half an hour. Printed: calls, 429s, wall time per kind,
 #     and the time the same number of calls takes at the real 20/min.
 #  2. GET /api/v1/slack/channels?search= at SB_BENCH_RATE (100) requests/s
-#     for SB_BENCH_SECONDS (20) s, open loop (tests/bench/gl_load.c): p50/p99
+#     for SB_BENCH_SECONDS (20) s, open loop (tests/bench/open_load.c): p50/p99
 #     (target p99 under 5 ms), and the same for users?search= and ?email=.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,7 +26,7 @@ secs=${SB_BENCH_SECONDS:-20}
 for t in curl cc pkg-config jq psql; do command -v $t >/dev/null || { echo "bench-slack-directory needs $t" >&2; exit 1; }; done
 
 bench_start slackdir
-cc -O2 -o "$work/gl_load" tests/bench/gl_load.c $(pkg-config --cflags --libs libcurl) -lpthread
+cc -O2 -o "$work/open_load" tests/bench/open_load.c $(pkg-config --cflags --libs libcurl libcrypto) -lpthread
 SL="$sim/slack"
 tier2=$((20 * scale))
 curl -s -X POST "$SL/_sim/config" -d "{\"tier2\": $tier2}" >/dev/null
@@ -78,19 +78,19 @@ for s in gen-4242 gen-12 gen-999 4242 42 gen-1 alerts payments zz-none gen-4999 
 	echo "$url/api/v1/slack/channels?search=$s" >>"$work/urls"
 done
 echo "  channels?search= ($(wc -l <"$work/urls") terms, limit 100 by default: gen-4242, gen-12, 42, zz-none, ...)"
-"$work/gl_load" "$work/urls" "$rate" "$secs" 4 "$AUTH" | sed 's/^/    /'
+"$work/open_load" "$work/urls" "$rate" "$secs" 4 "$AUTH" | sed 's/^/    /'
 : >"$work/urls"
 for s in user4242 user12 99999 ada acme zz-none user1 5000; do
 	echo "$url/api/v1/slack/users?search=$s" >>"$work/urls"
 done
 echo "  users?search= ($(wc -l <"$work/urls") terms)"
-"$work/gl_load" "$work/urls" "$rate" "$secs" 4 "$AUTH" | sed 's/^/    /'
+"$work/open_load" "$work/urls" "$rate" "$secs" 4 "$AUTH" | sed 's/^/    /'
 : >"$work/urls"
 for i in 1 77 4242 9999 31337 65000 99998; do
 	echo "$url/api/v1/slack/users?email=user$i@acme.example" >>"$work/urls"
 done
 echo "  users?email= ($(wc -l <"$work/urls") addresses)"
-"$work/gl_load" "$work/urls" "$rate" "$secs" 4 "$AUTH" | sed 's/^/    /'
+"$work/open_load" "$work/urls" "$rate" "$secs" 4 "$AUTH" | sed 's/^/    /'
 echo "  time inside the bridge, from sb_http_request_duration_seconds (cumulative buckets):"
 curl -s "$url/metrics" | grep -E '^sb_http_request_duration_seconds_(bucket|count).*route="/api/v1/slack/(channels|users)"' |
 	grep -E 'le="0.001"|le="0.0025"|le="0.005"|le="0.01"|_count' | sed 's/^/    /'
