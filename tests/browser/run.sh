@@ -64,39 +64,7 @@ start_sim sim --demo
 db=$(fresh_db browser_console)
 port=$(free_port)
 URL="http://127.0.0.1:$port"
-write_config "$T/c.yaml" "$port" "$db" "okta:
-  base_url: \"$SIM_URL\"
-  api_token_env: OKTA_API_TOKEN
-sentry:
-  base_url: \"$SIM_URL\"
-  organization: acme
-  token_env: SENTRY_TOKEN
-sync:
-  interval: 1h
-  guards: { max_removals: 5, max_demotions: 5 }
-roles:
-  access_groups: [okta-sentry-member-users]
-  default_role: member
-  mappings:
-    - { group: okta-sentry-admin-users, role: manager }
-  owners: [ops-contact@acme.example]
-access_requests:
-  enabled: true
-  max_role: manager
-  requestable_teams: [observability, payments]
-  default_duration: 1h
-  max_duration: 1d
-  require_reason: true
-  approvers:
-    - { kind: role, groups: [okta-sentry-admin-users] }
-    - { kind: team, groups: [okta-sentry-admin-users] }
-console:
-  oidc:
-    issuer: \"$SIM_URL/oauth2/default\"
-    client_id: sim-console
-    client_secret_env: OIDC_SECRET
-  admin_groups: [okta-sentry-admin-users]
-routing:
+write_config "$T/c.yaml" "$port" "$db" "$(console_config "routing:
   receivers:
     - { name: default, channel: \"#alerts\" }
     - { name: payments, channel: \"#payments\" }
@@ -105,7 +73,7 @@ routing:
     receiver: default
     routes:
       - { matchers: [\"level=fatal\"], receiver: oncall }
-      - { matchers: [\"team=payments\"], receiver: payments }"
+      - { matchers: [\"team=payments\"], receiver: payments }")"
 
 rc=0
 "$SB_BIN" --config "$T/c.yaml" --log-level warn sync >/dev/null 2>"$T/sync.err" || rc=$?

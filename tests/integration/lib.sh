@@ -199,6 +199,48 @@ $extra
 YAML
 }
 
+# The console's config (the simulated Okta and Sentry, the demo org's role
+# mapping, access requests, OIDC sign-in) for test_console*.sh and the
+# browser tests: console_config [extra yaml]. Needs SIM_URL and the
+# environment OKTA_API_TOKEN, SENTRY_TOKEN, OIDC_SECRET.
+console_config() {
+	cat <<YAML
+okta:
+  base_url: "$SIM_URL"
+  api_token_env: OKTA_API_TOKEN
+sentry:
+  base_url: "$SIM_URL"
+  organization: acme
+  token_env: SENTRY_TOKEN
+sync:
+  interval: 1h
+  guards: { max_removals: 5, max_demotions: 5 }
+roles:
+  access_groups: [okta-sentry-member-users]
+  default_role: member
+  mappings:
+    - { group: okta-sentry-admin-users, role: manager }
+  owners: [ops-contact@acme.example]
+access_requests:
+  enabled: true
+  max_role: manager
+  requestable_teams: [observability, payments]
+  default_duration: 1h
+  max_duration: 1d
+  require_reason: true
+  approvers:
+    - { kind: role, groups: [okta-sentry-admin-users] }
+    - { kind: team, groups: [okta-sentry-admin-users] }
+console:
+  oidc:
+    issuer: "$SIM_URL/oauth2/default"
+    client_id: sim-console
+    client_secret_env: OIDC_SECRET
+  admin_groups: [okta-sentry-admin-users]
+${1:-}
+YAML
+}
+
 finish() {
 	_cleanup
 	echo "  $TEST_NAME: $PASSES passed, $FAILS failed"

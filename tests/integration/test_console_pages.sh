@@ -18,33 +18,7 @@ db=$(fresh_db it_console_pages)
 port=$(free_port)
 URL="http://127.0.0.1:$port"
 ISS="$SIM_URL/oauth2/default"
-write_config "$T/c.yaml" "$port" "$db" "okta:
-  base_url: \"$SIM_URL\"
-  api_token_env: OKTA_API_TOKEN
-sentry:
-  base_url: \"$SIM_URL\"
-  organization: acme
-  token_env: SENTRY_TOKEN
-sync:
-  interval: 1h
-  guards: { max_removals: 5, max_demotions: 5 }
-roles:
-  access_groups: [okta-sentry-member-users]
-  default_role: member
-  mappings:
-    - { group: okta-sentry-admin-users, role: manager }
-  owners: [ops-contact@acme.example]
-access_requests:
-  enabled: true
-  max_role: manager
-  requestable_teams: [observability, payments]
-  default_duration: 1h
-  max_duration: 1d
-  require_reason: true
-  approvers:
-    - { kind: role, groups: [okta-sentry-admin-users] }
-    - { kind: team, groups: [okta-sentry-admin-users] }
-provisioning:
+write_config "$T/c.yaml" "$port" "$db" "$(console_config "provisioning:
   default_team: acme
   env_suffixes: [pre, gstg, gprd, staging, production, prod, dev]
   allow_team_creation: true
@@ -58,14 +32,7 @@ routing:
     receiver: default
     routes:
       - matchers: [\"team=backend\"]
-        receiver: backend
-console:
-  oidc:
-    issuer: \"$ISS\"
-    client_id: sim-console
-    client_secret_env: OIDC_SECRET
-  admin_groups: [okta-sentry-admin-users]"
-sql() { psql "$db" -qAt -c "$1"; }
+        receiver: backend")"
 
 rc=0; "$SB_BIN" --config "$T/c.yaml" --log-level warn sync >/dev/null 2>"$T/sync.err" || rc=$?
 eq "the first sync fills the mirrors" "$rc" 0
