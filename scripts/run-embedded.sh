@@ -54,7 +54,8 @@ OKTA_HOOK_SECRET=demo-okta-hook-secret
 SENTRY_TOKEN=sim-sentry-token
 SENTRY_CLIENT_SECRET=demo-sentry-client-secret
 GITLAB_TOKEN=demo-gitlab-token
-SLACK_BOT_TOKEN=xoxb-demo-slack-bot-token
+SLACK_BOT_TOKEN=xoxb-sim-slack-token
+CONSOLE_OIDC_SECRET=sim-console-secret
 SLACK_SIGNING_SECRET=demo-slack-signing-secret
 ENV
 set -a
