@@ -441,5 +441,9 @@ int alerts_register(struct ctx *ctx, struct jobs *q, struct sched *s)
 			 "Refreshes of the Sentry project mirror, by outcome.");
 	if (delivery_register(ctx, q) || slack_actions_register(ctx, q))
 		return -1;
-	return jobs_register(q, "inbox.sentry", job_inbox_sentry, &st);
+	if (jobs_register(q, "inbox.sentry", job_inbox_sentry, &st))
+		return -1;
+	/* Routing is database work only: more of it at once than the cores
+	 * starve the webhook intake (docs/slack.md, "Throughput"). */
+	return jobs_limit(q, "inbox.sentry", ctx->cfg->routing.workers);
 }

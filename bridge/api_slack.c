@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Sentry gives up after 1 s: everything here is one INSERT. */
+/* Sentry gives up after 1 s: everything here is one statement. */
 static void h_hook_sentry(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
 {
 	(void)arg;
@@ -93,19 +93,14 @@ static void h_hook_sentry(struct ctx *ctx, struct http_req *req, struct http_res
 	    .kind = kind,
 	    .payload = req->body,
 	    .request_id = ctx->request_id,
+	    .status = handled ? NULL : "skipped",
+	    .status_reason = handled ? NULL : "resource or action not handled",
 	    .job_kind = handled ? "inbox.sentry" : NULL,
 	};
 	int64_t id = 0;
 	int inserted = 0;
-	int rc = db_begin(c, &e);
-	if (!rc)
-		rc = inbox_store(c, &it, &id, &inserted, &e);
-	if (!rc && inserted && !handled)
-		rc = inbox_mark(c, id, "skipped", "resource or action not handled", &e);
-	if (!rc)
-		rc = db_commit(c, &e);
-	if (rc) {
-		db_rollback(c);
+	/* One statement, committed on its own: the delivery and its job. */
+	if (inbox_store(c, &it, &id, &inserted, &e)) {
 		db_release(ctx->db, c);
 		log_error(ctx->log, "hooks", ctx->request_id, "cannot store a sentry webhook", "error", e.msg, NULL);
 		http_resp_error(resp, 503, "unavailable", "the webhook could not be stored; Sentry will retry");

@@ -94,6 +94,9 @@ static void *bootstrap_main(void *arg)
 		return NULL;
 	struct err e;
 	err_clear(&e);
+	if (db_pool_warm(a->ctx.db, &e) < 0)
+		log_warn(a->ctx.log, "db", NULL, "cannot open the pool's connections ahead of use", "error", e.msg, NULL);
+	err_clear(&e);
 	if (jobs_start(a->jobs, &e))
 		log_error(a->ctx.log, "jobs", NULL, "cannot start workers", "error", e.msg, NULL);
 	else

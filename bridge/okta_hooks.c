@@ -90,6 +90,8 @@ static int store_events(struct ctx *ctx, PGconn *c, struct okta_event *ev, size_
 		    .occurred_at = ev[i].problem[0] ? NULL : ev[i].published,
 		    .payload = payload,
 		    .request_id = ctx->request_id,
+		    .status = ev[i].problem[0] ? "dead" : NULL,
+		    .status_reason = ev[i].problem[0] ? ev[i].problem : NULL,
 		};
 		int64_t id = 0;
 		int inserted = 0;
@@ -103,8 +105,6 @@ static int store_events(struct ctx *ctx, PGconn *c, struct okta_event *ev, size_
 		}
 		if (ev[i].problem[0]) {
 			st->invalid++;
-			if (inbox_mark(c, id, "dead", ev[i].problem, e))
-				return -1;
 			log_warn(ctx->log, MOD, ctx->request_id, "unusable Okta event kept as dead", "problem",
 				 ev[i].problem, NULL);
 		} else {

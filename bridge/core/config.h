@@ -304,6 +304,7 @@ struct config_routing {
 	struct config_time_interval *time_intervals;
 	size_t n_time_intervals;
 	int64_t silence_max_duration_ms;
+	int workers;                      /* routing jobs at once (jobs_limit) */
 };
 
 struct config_approver_rule {

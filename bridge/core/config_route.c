@@ -111,6 +111,9 @@ static const struct cfg_row routing_rows[] = {
 	.aux = offsetof(struct config_routing, n_time_intervals)),
     ROW(struct config_routing, "silence_max_duration", CT_DURATION, silence_max_duration_ms, "30d",
 	"longest silence that may be created", BOUNDS(MIN_MS, 3650 * DAY_MS)),
+    ROW(struct config_routing, "workers", CT_INT, workers, "2",
+	"job workers of their own that route Sentry webhooks (database work: about the cores PostgreSQL may use)",
+	BOUNDS(1, 256)),
 };
 const struct cfg_table cfg_routing_table = {"config_routing", routing_rows,
 					    sizeof routing_rows / sizeof routing_rows[0], sizeof(struct config_routing),

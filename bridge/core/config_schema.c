@@ -132,7 +132,7 @@ static const struct cfg_row log_rows[] = {
 STABLE(log, struct config_log, "config_log", "logging (issue 2)");
 
 static const struct cfg_row jobs_rows[] = {
-    ROW(struct config_jobs, "workers", CT_INT, workers, "4", "job worker threads", BOUNDS(1, 256)),
+    ROW(struct config_jobs, "workers", CT_INT, workers, "4", "shared job worker threads", BOUNDS(1, 256)),
     ROW(struct config_jobs, "max_attempts", CT_INT, max_attempts, "8",
 	"attempts before a job is dead (visible and replayable)", BOUNDS(1, 100)),
     ROW(struct config_jobs, "backoff_base", CT_DURATION, backoff_base_ms, "1s",

@@ -28,6 +28,63 @@ struct db_pool {
 
 static _Thread_local char last_state[6];
 
+/* The commit hook, and the transactions of this thread that wait for it. */
+static const struct db_commit_hook *_Atomic commit_hook;
+#define DB_PENDING_MAX 4
+static _Thread_local struct {
+	PGconn *c;
+	unsigned mask;
+} pending[DB_PENDING_MAX];
+
+void db_set_commit_hook(const struct db_commit_hook *h)
+{
+	atomic_store(&commit_hook, h);
+}
+
+static void run_hook(unsigned mask)
+{
+	const struct db_commit_hook *h = atomic_load(&commit_hook);
+	if (h && h->fn)
+		h->fn(h->arg, mask);
+}
+
+/* Forget c's wait; 1 with *mask when it was waiting. */
+static int unpend(PGconn *c, unsigned *mask)
+{
+	for (int i = 0; i < DB_PENDING_MAX; i++)
+		if (pending[i].c == c) {
+			pending[i].c = NULL;
+			if (mask)
+				*mask = pending[i].mask;
+			return 1;
+		}
+	return 0;
+}
+
+int db_on_commit(PGconn *c, unsigned mask)
+{
+	if (!atomic_load(&commit_hook) || !c)
+		return 0;
+	if (PQtransactionStatus(c) == PQTRANS_IDLE) {
+		run_hook(mask);
+		return 1;
+	}
+	int free_slot = -1;
+	for (int i = 0; i < DB_PENDING_MAX; i++) {
+		if (pending[i].c == c) {
+			pending[i].mask |= mask;
+			return 1;
+		}
+		if (!pending[i].c && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		return 0;
+	pending[free_slot].c = c;
+	pending[free_slot].mask = mask;
+	return 1;
+}
+
 const char *db_last_sqlstate(void)
 {
 	return last_state;
@@ -146,12 +203,48 @@ PGconn *db_acquire(struct db_pool *p, int64_t wait_ms, struct err *e)
 	return c;
 }
 
+/* Put a connection (or NULL: a slot to open later) back on the idle stack. */
+static void give_back(struct db_pool *p, PGconn *c)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->nidle < p->size)
+		p->idle[p->nidle++] = c;
+	else if (c)
+		PQfinish(c);
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+int db_pool_warm(struct db_pool *p, struct err *e)
+{
+	int opened = 0;
+	for (;;) {
+		/* Take a slot that holds no connection yet, if any is idle. */
+		pthread_mutex_lock(&p->mu);
+		int i = 0;
+		while (i < p->nidle && p->idle[i])
+			i++;
+		if (i == p->nidle) {
+			pthread_mutex_unlock(&p->mu);
+			return opened;
+		}
+		p->idle[i] = p->idle[--p->nidle];
+		pthread_mutex_unlock(&p->mu);
+		PGconn *c = db_connect(p->conninfo, p->connect_timeout_ms, e);
+		give_back(p, c);
+		if (!c)
+			return -1;
+		opened++;
+	}
+}
+
 void db_release(struct db_pool *p, PGconn *c)
 {
 	/* NULL is what a failed db_acquire() returned: that call already gave
 	 * its slot back, so releasing it again would hand out a slot twice. */
 	if (!p || !c)
 		return;
+	unpend(c, NULL); /* a transaction still open here is rolled back below */
 	{
 		if (PQstatus(c) != CONNECTION_OK) {
 			PQfinish(c);
@@ -166,13 +259,7 @@ void db_release(struct db_pool *p, PGconn *c)
 			}
 		}
 	}
-	pthread_mutex_lock(&p->mu);
-	if (p->nidle < p->size)
-		p->idle[p->nidle++] = c;
-	else if (c)
-		PQfinish(c);
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	give_back(p, c);
 }
 
 PGresult *db_exec(PGconn *c, const char *sql, int nparams, const char *const *params, struct err *e)
@@ -211,11 +298,17 @@ int db_begin(PGconn *c, struct err *e)
 
 int db_commit(PGconn *c, struct err *e)
 {
-	return db_run(c, "COMMIT", 0, NULL, e);
+	unsigned mask = 0;
+	int waited = unpend(c, &mask);
+	int rc = db_run(c, "COMMIT", 0, NULL, e);
+	if (!rc && waited)
+		run_hook(mask);
+	return rc;
 }
 
 void db_rollback(PGconn *c)
 {
+	unpend(c, NULL);
 	PGresult *r = PQexec(c, "ROLLBACK");
 	PQclear(r);
 }

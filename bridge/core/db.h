@@ -28,6 +28,12 @@ void db_pool_free(struct db_pool *p);
  * reached or the pool stayed busy. Give it back with db_release(). */
 PGconn *db_acquire(struct db_pool *p, int64_t wait_ms, struct err *e);
 
+/* Open every connection of the pool that is not open yet, so the first
+ * burst of requests after a start does not pay for them (a webhook acked
+ * in milliseconds must not wait for a PostgreSQL backend to start). Returns
+ * how many were opened, or -1 with e when one could not be. */
+int db_pool_warm(struct db_pool *p, struct err *e);
+
 /* Return a connection. A connection left inside a transaction is rolled
  * back; a broken one is closed (and reopened by a later acquire). */
 void db_release(struct db_pool *p, PGconn *c);
@@ -50,6 +56,26 @@ const char *db_last_sqlstate(void);
 int db_begin(PGconn *c, struct err *e);
 int db_commit(PGconn *c, struct err *e);
 void db_rollback(PGconn *c);
+
+/* Something to run after a transaction commits: the job queue's wake-up
+ * (bridge/core/jobs.c), so that a statement queueing work needs no NOTIFY
+ * inside the transaction (NOTIFY serialises every committing transaction
+ * that used it on one lock). Process-wide; h must stay valid until it is
+ * replaced or cleared (NULL). */
+struct db_commit_hook {
+	void (*fn)(void *arg, unsigned mask);
+	void *arg;
+};
+void db_set_commit_hook(const struct db_commit_hook *h);
+
+/* Ask for the commit hook to run with mask (OR-ed over the calls of one
+ * transaction; what the hook makes of it is its business) once c's work is
+ * committed: now, when c is
+ * not inside a transaction block (the statement that queued the work has
+ * committed), or after db_commit(c) succeeds. Returns 1 when that is
+ * arranged, 0 when it cannot be (no hook is set, as in the CLI, or this
+ * thread already waits on several transactions): the caller then NOTIFYs. */
+int db_on_commit(PGconn *c, unsigned mask);
 
 /* 0 when a trivial query succeeds on a pooled connection. */
 int db_ping(struct db_pool *p, struct err *e);

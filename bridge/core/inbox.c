@@ -22,19 +22,30 @@ int inbox_store(PGconn *conn, const struct inbox_item *it, int64_t *id, int *ins
 {
 	*inserted = 0;
 	*id = 0;
-	const char *p[] = {it->source, it->external_id, it->kind, it->subject, it->occurred_at, it->payload,
-			   it->request_id};
-	/* ON CONFLICT DO NOTHING returns no row for a duplicate; the second
-	 * branch then finds the existing one. */
+	char delay[32];
+	snprintf(delay, sizeof delay, "%lld", (long long)(it->job_delay_ms > 0 ? it->job_delay_ms : 0));
+	const char *p[] = {it->source,	   it->external_id, it->kind,	    it->subject,
+			   it->occurred_at, it->payload,     it->request_id, it->status ? it->status : "pending",
+			   it->status_reason, it->job_kind,  delay};
+	/* One statement, so one round trip and (outside a transaction) one
+	 * commit: the item, and its job when it is new and pending. ON CONFLICT
+	 * DO NOTHING returns no row for a duplicate; the last branch then finds
+	 * the existing one. */
 	PGresult *r = db_exec(conn,
 			      "WITH ins AS ("
-			      " INSERT INTO inbox (source, external_id, kind, subject, occurred_at, payload, request_id)"
-			      " VALUES ($1, $2, $3, $4, $5::timestamptz, $6::jsonb, $7)"
-			      " ON CONFLICT (source, external_id) DO NOTHING RETURNING id)"
-			      " SELECT id, true FROM ins"
-			      " UNION ALL SELECT id, false FROM inbox WHERE source = $1 AND external_id = $2"
+			      " INSERT INTO inbox (source, external_id, kind, subject, occurred_at, payload, request_id,"
+			      " status, last_error, processed_at)"
+			      " VALUES ($1, $2, $3, $4, $5::timestamptz, $6::jsonb, $7, $8, $9,"
+			      " CASE WHEN $8 = 'pending' THEN NULL ELSE now() END)"
+			      " ON CONFLICT (source, external_id) DO NOTHING RETURNING id),"
+			      " job AS (" JOBS_INSERT
+			      " SELECT $10, jsonb_build_object('inbox_id', id), 'inbox-' || id,"
+			      " now() + $11::bigint * interval '1 millisecond', 0, 0"
+			      " FROM ins WHERE $10::text IS NOT NULL AND $8 = 'pending'" JOBS_DEDUPE_CONFLICT " RETURNING id)"
+			      " SELECT id, true, (SELECT count(*) FROM job) FROM ins"
+			      " UNION ALL SELECT id, false, 0 FROM inbox WHERE source = $1 AND external_id = $2"
 			      " AND NOT EXISTS (SELECT 1 FROM ins)",
-			      7, p, e);
+			      11, p, e);
 	if (!r)
 		return -1;
 	if (PQntuples(r) < 1) {
@@ -43,10 +54,9 @@ int inbox_store(PGconn *conn, const struct inbox_item *it, int64_t *id, int *ins
 	}
 	*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	*inserted = PQgetvalue(r, 0, 1)[0] == 't';
+	int queued = atoi(PQgetvalue(r, 0, 2)) > 0;
 	PQclear(r);
-	if (*inserted && it->job_kind)
-		return queue_for(conn, *id, it->job_kind, it->job_delay_ms, e);
-	return 0;
+	return queued ? jobs_wake_on_commit(conn, it->job_kind, e) : 0;
 }
 
 int inbox_mark(PGconn *conn, int64_t id, const char *status, const char *error, struct err *e)

@@ -23,11 +23,14 @@ struct inbox_item {
 	const char *occurred_at; /* optional: RFC 3339 time the upstream gives */
 	const char *payload;     /* JSON text */
 	const char *request_id;  /* our request id, for tracing */
-	const char *job_kind;    /* optional: queue this job with {"inbox_id": id} */
+	const char *status;        /* optional: NULL stores it pending; else done, skipped or dead */
+	const char *status_reason; /* optional: last_error for such a status */
+	const char *job_kind;      /* optional: queue this job with {"inbox_id": id} (pending items only) */
 	int64_t job_delay_ms;
 };
 
-/* Store one item on conn (inside the caller's transaction if one is open).
+/* Store one item on conn, with its job, in one statement (inside the
+ * caller's transaction if one is open; else committed when this returns).
  * *inserted is 1 when new, 0 when it was already there (then *id is the
  * existing row's id). 0 or -1 with e filled. */
 int inbox_store(PGconn *conn, const struct inbox_item *it, int64_t *id, int *inserted, struct err *e);

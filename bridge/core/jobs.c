@@ -10,17 +10,38 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #define JOBS_NOTIFY_CHANNEL "sb_jobs"
+
+#define JOBS_GROUPS_MAX 16
 
 struct handler {
 	char *kind;
 	job_fn fn;
 	void *arg;
+	int threads; /* 0: run by the shared workers; else by this many of its own */
+	int group;   /* index in jobs.groups (set by jobs_start) */
+};
+
+/* Workers that claim the same kinds: the shared workers (group 0) and one
+ * group per kind with threads of its own (jobs_limit). */
+struct group {
+	char *kinds;      /* {"a","b"} text[] literal of its kinds */
+	int threads;
+	unsigned tokens;  /* wake-ups not yet taken by a worker (under jobs.mu) */
+	pthread_cond_t cv;
+};
+
+struct worker_arg {
+	struct jobs *q;
+	int group;
 };
 
 struct jobs {
@@ -31,15 +52,22 @@ struct jobs {
 	struct handler *handlers;
 	size_t nhandlers;
 	char *kinds_array; /* {"a","b"} text[] literal of registered kinds */
+	struct group groups[JOBS_GROUPS_MAX];
+	int ngroups;
 	pthread_t *threads;
+	struct worker_arg *wargs;
 	int nthreads;
 	pthread_t listener;
 	int listener_started;
 	volatile int stop;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned wake_seq;
+	struct db_commit_hook hook; /* jobs_kick(), run after a commit that queued work */
+	int kick_fd;                /* eventfd: kicks the listener to NOTIFY other replicas */
+	_Atomic unsigned kicks;     /* kicks since the listener's last NOTIFY */
 };
+
+/* The queue whose workers run in this process (for jobs_wake_on_commit). */
+static struct jobs *_Atomic active_queue;
 
 int64_t jobs_backoff_ms(int attempt, int64_t base, int64_t max, uint64_t rnd)
 {
@@ -86,7 +114,9 @@ struct jobs *jobs_new(const struct ctx *base, const struct jobs_opts *o)
 	if (q->o.backoff_max_ms < q->o.backoff_base_ms)
 		q->o.backoff_max_ms = q->o.backoff_base_ms;
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, NULL);
+	for (int g = 0; g < JOBS_GROUPS_MAX; g++)
+		pthread_cond_init(&q->groups[g].cv, NULL);
+	q->kick_fd = -1;
 	struct metrics *m = base->metrics;
 	metrics_describe(m, "sb_jobs_total", METRIC_COUNTER, "Jobs run, by kind and result (done, retry, dead).");
 	metrics_describe(m, "sb_job_duration_seconds", METRIC_HISTOGRAM, "Time spent in job handlers, by kind.");
@@ -104,27 +134,41 @@ void jobs_free(struct jobs *q)
 		free(q->handlers[i].kind);
 	free(q->handlers);
 	free(q->kinds_array);
+	for (int g = 0; g < JOBS_GROUPS_MAX; g++) {
+		free(q->groups[g].kinds);
+		pthread_cond_destroy(&q->groups[g].cv);
+	}
 	free(q->threads);
+	free(q->wargs);
 	free(q->replica);
 	free(q->conninfo);
+	if (q->kick_fd >= 0)
+		close(q->kick_fd);
 	pthread_mutex_destroy(&q->mu);
-	pthread_cond_destroy(&q->cv);
 	free(q);
 }
 
-/* Rebuild the text[] literal of registered kinds. Kinds are our own
- * identifiers ([a-z0-9._-]), checked at registration, so no escaping is
- * needed; the literal is still passed as a parameter, never spliced. */
-static int rebuild_kinds(struct jobs *q)
+/* The text[] literal of the registered kinds of group g (-1: all). Kinds
+ * are our own identifiers ([a-z0-9._-]), checked at registration, so no
+ * escaping is needed; the literal is still passed as a parameter, never
+ * spliced. Caller frees. */
+static char *kinds_literal(const struct jobs *q, int g)
 {
 	struct buf b;
 	buf_init(&b, 0);
 	buf_puts(&b, "{");
+	int n = 0;
 	for (size_t i = 0; i < q->nhandlers; i++)
-		buf_printf(&b, "%s\"%s\"", i ? "," : "", q->handlers[i].kind);
+		if (g < 0 || q->handlers[i].group == g)
+			buf_printf(&b, "%s\"%s\"", n++ ? "," : "", q->handlers[i].kind);
 	buf_puts(&b, "}");
+	return buf_take(&b);
+}
+
+static int rebuild_kinds(struct jobs *q)
+{
 	free(q->kinds_array);
-	q->kinds_array = buf_take(&b);
+	q->kinds_array = kinds_literal(q, -1);
 	return q->kinds_array ? 0 : -1;
 }
 
@@ -141,8 +185,25 @@ int jobs_register(struct jobs *q, const char *kind, job_fn fn, void *arg)
 		return -1;
 	h[q->nhandlers].fn = fn;
 	h[q->nhandlers].arg = arg;
+	h[q->nhandlers].threads = 0;
+	h[q->nhandlers].group = 0;
 	q->nhandlers++;
 	return rebuild_kinds(q);
+}
+
+int jobs_limit(struct jobs *q, const char *kind, int threads)
+{
+	int dedicated = 0;
+	for (size_t i = 0; i < q->nhandlers; i++)
+		dedicated += q->handlers[i].threads > 0 && strcmp(q->handlers[i].kind, kind);
+	for (size_t i = 0; i < q->nhandlers; i++)
+		if (!strcmp(q->handlers[i].kind, kind)) {
+			if (threads > 0 && dedicated + 1 >= JOBS_GROUPS_MAX)
+				return -1;
+			q->handlers[i].threads = threads > 0 ? threads : 0;
+			return 0;
+		}
+	return -1;
 }
 
 int jobs_enqueue(PGconn *conn, const struct job_spec *s, int64_t *id, struct err *e)
@@ -160,18 +221,35 @@ int jobs_enqueue(PGconn *conn, const struct job_spec *s, int64_t *id, struct err
 	 * (stored as 0 and read as default). */
 	PGresult *r = db_exec(conn,
 			      "WITH ins AS ("
-			      " INSERT INTO jobs (kind, payload, dedupe_key, run_at, max_attempts, priority)"
+			      " " JOBS_INSERT
 			      " VALUES ($1, $2::jsonb, $3, now() + $4::bigint * interval '1 millisecond', $5::int, $6::int)"
-			      " ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running')"
-			      " DO NOTHING RETURNING id)"
-			      " SELECT id, pg_notify('" JOBS_NOTIFY_CHANNEL "', $1) FROM ins",
+			      JOBS_DEDUPE_CONFLICT " RETURNING id)"
+			      " SELECT id FROM ins",
 			      6, p, e);
 	if (!r)
 		return -1;
-	if (PQntuples(r) == 1 && id)
+	int queued = PQntuples(r) == 1;
+	if (queued && id)
 		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
+	return queued ? jobs_wake_on_commit(conn, s->kind, e) : 0;
+}
+
+/* The bit of the group that runs kind here; 0 when no worker here does. */
+static unsigned group_mask(const struct jobs *q, const char *kind)
+{
+	for (size_t i = 0; q && i < q->nhandlers; i++)
+		if (!strcmp(q->handlers[i].kind, kind))
+			return 1u << q->handlers[i].group;
 	return 0;
+}
+
+int jobs_wake_on_commit(PGconn *conn, const char *kind, struct err *e)
+{
+	if (db_on_commit(conn, group_mask(atomic_load(&active_queue), kind)))
+		return 0;
+	const char *p[] = {kind};
+	return db_run(conn, "SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', $1)", 1, p, e);
 }
 
 int jobs_replay(PGconn *conn, int64_t id, struct err *e)
@@ -280,26 +358,37 @@ static void complete(struct jobs *q, int64_t id, const char *kind, int attempt, 
 			 error ? error : "", "#retry_in_ms", delay, NULL);
 }
 
-int jobs_run_one(struct jobs *q, int *ran, struct err *e)
+/* Claim one ready job of kinds (a text[] literal) and run it. */
+static int claim_and_run(struct jobs *q, const char *kinds, int threads, int *ran, struct err *e)
 {
 	*ran = 0;
-	if (!q->nhandlers)
+	if (!strcmp(kinds, "{}"))
 		return 0;
 	PGconn *c = db_acquire(q->base.db, 5000, e);
 	if (!c)
 		return -1;
-	char lease[32];
+	char lease[32], cand[16];
 	snprintf(lease, sizeof lease, "%lld", (long long)q->o.lease_ms);
-	const char *p[] = {q->replica, lease, q->kinds_array};
+	snprintf(cand, sizeof cand, "%d", threads + 1);
+	const char *p[] = {q->replica, lease, kinds, cand};
+	/* Candidates first: per kind, the first few ready jobs from
+	 * jobs_ready_kind (migration 013), and jobs whose lease ran out; then
+	 * the best of them that no other worker holds. A few per kind, not one,
+	 * so that workers claiming at the same moment each find one. The cost
+	 * does not grow with the backlog. */
 	PGresult *r = db_exec(c,
 			      "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1,"
 			      " lease_until = now() + $2::bigint * interval '1 millisecond', updated_at = now()"
-			      " WHERE id = (SELECT id FROM jobs"
-			      "  WHERE kind = ANY($3::text[]) AND ((status = 'queued' AND run_at <= now())"
-			      "   OR (status = 'running' AND lease_until < now()))"
-			      "  ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+			      " WHERE id = (SELECT j.id FROM jobs j WHERE j.id = ANY(ARRAY("
+			      "   SELECT c.id FROM unnest($3::text[]) k(kind) CROSS JOIN LATERAL ("
+			      "    SELECT id FROM jobs WHERE jobs.kind = k.kind AND status = 'queued' AND run_at <= now()"
+			      "    ORDER BY priority DESC, run_at, id LIMIT $4::int) c"
+			      "   UNION ALL (SELECT id FROM jobs WHERE status = 'running' AND lease_until < now()"
+			      "    AND kind = ANY($3::text[]) ORDER BY lease_until LIMIT $4::int)))"
+			      "  AND ((j.status = 'queued' AND j.run_at <= now()) OR (j.status = 'running' AND j.lease_until < now()))"
+			      "  ORDER BY j.priority DESC, j.run_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
 			      " RETURNING id, kind, payload::text, attempts, max_attempts",
-			      3, p, e);
+			      4, p, e);
 	db_release(q->base.db, c);
 	if (!r)
 		return -1;
@@ -337,40 +426,84 @@ int jobs_run_one(struct jobs *q, int *ran, struct err *e)
 	return 0;
 }
 
-static void wake_all(struct jobs *q)
+int jobs_run_one(struct jobs *q, int *ran, struct err *e)
 {
+	*ran = 0;
+	if (!q->nhandlers)
+		return 0;
+	return claim_and_run(q, q->kinds_array, q->o.workers, ran, e);
+}
+
+/* Give group g n wake-ups (at most one per thread) and wake that many. A
+ * wake-up is a token: a worker that found nothing sleeps only when none is
+ * left, so a job queued while it was claiming is not missed. Waking n
+ * workers, not all: at hundreds of jobs a second, waking every worker for
+ * every job only multiplies the claim queries competing with the work. */
+static void wake_group(struct jobs *q, int g, unsigned n)
+{
+	struct group *gr = &q->groups[g];
 	pthread_mutex_lock(&q->mu);
-	q->wake_seq++;
-	pthread_cond_broadcast(&q->cv);
+	for (unsigned i = 0; i < n && gr->tokens < (unsigned)gr->threads; i++) {
+		gr->tokens++;
+		pthread_cond_signal(&gr->cv);
+	}
 	pthread_mutex_unlock(&q->mu);
 }
 
-static void wait_for_work(struct jobs *q, unsigned seen)
+static void wake_all(struct jobs *q)
 {
+	for (int g = 0; g < q->ngroups; g++) {
+		wake_group(q, g, (unsigned)q->groups[g].threads);
+		pthread_mutex_lock(&q->mu);
+		pthread_cond_broadcast(&q->groups[g].cv);
+		pthread_mutex_unlock(&q->mu);
+	}
+}
+
+/* The commit hook: a transaction that queued jobs of the groups in mask has
+ * committed. Wake one worker of each now, and have the listener tell the
+ * other replicas. */
+static void jobs_kick(void *arg, unsigned mask)
+{
+	struct jobs *q = arg;
+	for (int g = 0; g < q->ngroups; g++)
+		if (mask & (1u << g))
+			wake_group(q, g, 1);
+	if (atomic_fetch_add(&q->kicks, 1) == 0 && q->kick_fd >= 0) {
+		uint64_t one = 1;
+		ssize_t w = write(q->kick_fd, &one, sizeof one);
+		(void)w; /* full (cannot be, at 2^64) or closed: the poll still runs */
+	}
+}
+
+static void wait_for_work(struct jobs *q, int g)
+{
+	struct group *gr = &q->groups[g];
 	pthread_mutex_lock(&q->mu);
-	if (q->wake_seq == seen && !q->stop) {
+	if (!gr->tokens && !q->stop) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		int64_t ns = ts.tv_nsec + (q->o.poll_interval_ms % 1000) * 1000000;
 		ts.tv_sec += (time_t)(q->o.poll_interval_ms / 1000 + ns / 1000000000);
 		ts.tv_nsec = (long)(ns % 1000000000);
-		pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+		pthread_cond_timedwait(&gr->cv, &q->mu, &ts);
 	}
+	if (gr->tokens)
+		gr->tokens--;
 	pthread_mutex_unlock(&q->mu);
 }
 
 static void *worker_main(void *arg)
 {
-	struct jobs *q = arg;
+	struct worker_arg *wa = arg;
+	struct jobs *q = wa->q;
+	const struct group *gr = &q->groups[wa->group];
 	int64_t err_backoff = 100;
 	while (!q->stop) {
-		pthread_mutex_lock(&q->mu);
-		unsigned seen = q->wake_seq;
-		pthread_mutex_unlock(&q->mu);
 		int ran = 0;
 		struct err e;
 		err_clear(&e);
-		if (jobs_run_one(q, &ran, &e)) {
+		if (claim_and_run(q, gr->kinds, gr->threads, &ran, &e)) {
 			log_warn(q->base.log, "jobs", NULL, "cannot claim jobs", "error", e.msg, NULL);
 			clock_sleep_ms(err_backoff, &q->stop);
 			err_backoff = err_backoff * 2 > 10000 ? 10000 : err_backoff * 2;
@@ -378,7 +511,7 @@ static void *worker_main(void *arg)
 		}
 		err_backoff = 100;
 		if (!ran)
-			wait_for_work(q, seen);
+			wait_for_work(q, wa->group);
 	}
 	return NULL;
 }
@@ -411,24 +544,51 @@ static void *listener_main(void *arg)
 			jobs_refresh_metrics(q, NULL);
 			next_metrics = clock_mono_ms() + 5000;
 		}
-		struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
-		int pr = poll(&pfd, 1, 200);
+		struct pollfd pfd[2] = {{.fd = PQsocket(c), .events = POLLIN}, {.fd = q->kick_fd, .events = POLLIN}};
+		int pr = poll(pfd, q->kick_fd >= 0 ? 2 : 1, 200);
 		if (pr < 0)
 			continue;
-		if (pr > 0) {
+		if (pr > 0 && q->kick_fd >= 0 && (pfd[1].revents & POLLIN)) {
+			/* Jobs were queued here: one NOTIFY for all of them, outside their
+			 * transactions, with the count so a listener wakes that many. */
+			uint64_t v;
+			ssize_t rd = read(q->kick_fd, &v, sizeof v);
+			(void)rd;
+			unsigned n = atomic_exchange(&q->kicks, 0);
+			char cnt[16];
+			snprintf(cnt, sizeof cnt, "%u", n ? n : 1);
+			const char *p[] = {cnt};
+			struct err e;
+			err_clear(&e);
+			if (db_run(c, "SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', $1)", 1, p, &e)) {
+				PQfinish(c);
+				c = NULL;
+				continue;
+			}
+		}
+		if (pr > 0 && (pfd[0].revents & POLLIN)) {
 			if (!PQconsumeInput(c)) {
 				PQfinish(c);
 				c = NULL;
 				continue;
 			}
-			int got = 0;
-			PGnotify *n;
-			while ((n = PQnotifies(c))) {
-				got = 1;
-				PQfreemem(n);
+		}
+		/* Notifications may also have arrived during our own NOTIFY. */
+		int self = PQbackendPID(c);
+		PGnotify *n;
+		while ((n = PQnotifies(c))) {
+			if (n->be_pid != self) {
+				/* A count from a replica's listener: wake that many in each
+				 * group (its kinds are not known). A kind, from an enqueue in a
+				 * process without workers (the CLI): one in its group. */
+				const char *x = n->extra;
+				unsigned mask = *x && strspn(x, "0123456789") != strlen(x) ? group_mask(q, x) : 0;
+				long k = mask ? 1 : *x ? atol(x) : 1;
+				for (int g = 0; g < q->ngroups; g++)
+					if (!mask || (mask & (1u << g)))
+						wake_group(q, g, k > 0 && k < 1000000 ? (unsigned)k : 1);
 			}
-			if (got)
-				wake_all(q);
+			PQfreemem(n);
 		}
 	}
 	if (c)
@@ -462,20 +622,50 @@ int jobs_refresh_metrics(struct jobs *q, struct err *e)
 
 int jobs_start(struct jobs *q, struct err *e)
 {
-	q->threads = calloc((size_t)q->o.workers, sizeof *q->threads);
-	if (!q->threads)
+	/* Group 0: the shared workers and every kind without threads of its
+	 * own; then one group per kind that has (jobs_limit). */
+	q->ngroups = 1;
+	q->groups[0].threads = q->o.workers;
+	for (size_t i = 0; i < q->nhandlers; i++) {
+		struct handler *h = &q->handlers[i];
+		h->group = 0;
+		if (h->threads > 0) {
+			h->group = q->ngroups++;
+			q->groups[h->group].threads = h->threads;
+		}
+	}
+	int total = 0;
+	for (int g = 0; g < q->ngroups; g++) {
+		free(q->groups[g].kinds);
+		q->groups[g].kinds = kinds_literal(q, g);
+		q->groups[g].tokens = 0;
+		if (!q->groups[g].kinds)
+			return err_set(e, -1, "out of memory");
+		total += q->groups[g].threads;
+	}
+	q->threads = calloc((size_t)total, sizeof *q->threads);
+	q->wargs = calloc((size_t)total, sizeof *q->wargs);
+	if (!q->threads || !q->wargs)
 		return err_set(e, -1, "out of memory");
 	q->stop = 0;
+	if (q->kick_fd < 0)
+		q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	q->hook.fn = jobs_kick;
+	q->hook.arg = q;
+	atomic_store(&active_queue, q);
+	db_set_commit_hook(&q->hook);
 	if (pthread_create(&q->listener, NULL, listener_main, q))
 		return err_set(e, -1, "cannot start the job listener thread");
 	q->listener_started = 1;
-	for (int i = 0; i < q->o.workers; i++) {
-		if (pthread_create(&q->threads[i], NULL, worker_main, q)) {
-			jobs_stop(q);
-			return err_set(e, -1, "cannot start job worker threads");
+	for (int g = 0, k = 0; g < q->ngroups; g++)
+		for (int t = 0; t < q->groups[g].threads; t++, k++) {
+			q->wargs[k] = (struct worker_arg){q, g};
+			if (pthread_create(&q->threads[k], NULL, worker_main, &q->wargs[k])) {
+				jobs_stop(q);
+				return err_set(e, -1, "cannot start job worker threads");
+			}
+			q->nthreads++;
 		}
-		q->nthreads++;
-	}
 	return 0;
 }
 
@@ -484,6 +674,12 @@ void jobs_stop(struct jobs *q)
 	if (!q)
 		return;
 	q->stop = 1;
+	/* Commits from now on NOTIFY in their transaction again (q stays valid
+	 * until jobs_free, so a kick already under way is harmless). */
+	if (q->hook.arg) {
+		db_set_commit_hook(NULL);
+		atomic_store(&active_queue, NULL);
+	}
 	wake_all(q);
 	for (int i = 0; i < q->nthreads; i++)
 		pthread_join(q->threads[i], NULL);

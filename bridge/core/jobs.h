@@ -3,7 +3,10 @@
  *
  * A job is a row in `jobs` with a kind, a JSON payload and a schedule.
  * Enqueueing joins the caller's transaction (so "store the webhook and
- * queue its processing" commits or fails as one) and NOTIFYs the workers.
+ * queue its processing" commits or fails as one) and wakes the workers once
+ * it has committed: in the process that runs them, one idle worker at once
+ * and the other replicas by one coalesced NOTIFY from the listener; in a
+ * process without workers (the CLI), by a NOTIFY in the transaction.
  * Workers claim one job at a time with FOR UPDATE SKIP LOCKED under a lease:
  * several replicas share the queue and a job whose worker died is claimed
  * again when its lease runs out. A failing job is retried with exponential
@@ -50,7 +53,7 @@ struct job_spec {
 };
 
 struct jobs_opts {
-	int workers;              /* worker threads */
+	int workers;              /* shared worker threads (kinds with their own: jobs_limit) */
 	int max_attempts;         /* default for jobs that do not set one */
 	int64_t backoff_base_ms;
 	int64_t backoff_max_ms;
@@ -71,6 +74,15 @@ void jobs_free(struct jobs *q);
  * kinds they have handlers for. 0 or -1. */
 int jobs_register(struct jobs *q, const char *kind, job_fn fn, void *arg);
 
+/* Before jobs_start(): run a registered kind on `threads` workers of its
+ * own, and no longer on the shared ones (0: back to the shared workers).
+ * So at most that many of its jobs run at once in this process, and a
+ * backlog of it never delays the other kinds. For kinds that are database
+ * work only, where more at once than the machine has cores slows everything
+ * else, above all the webhook intake. 0, or -1 when the kind is not
+ * registered or there are too many such kinds (15). */
+int jobs_limit(struct jobs *q, const char *kind, int threads);
+
 /* Start the worker threads and the NOTIFY listener. 0 or -1 with e. */
 int jobs_start(struct jobs *q, struct err *e);
 
@@ -85,6 +97,18 @@ int jobs_run_one(struct jobs *q, int *ran, struct err *e);
  * *id gets the new id, or 0 when an equal dedupe_key was already waiting.
  * 0 or -1 with e. */
 int jobs_enqueue(PGconn *conn, const struct job_spec *spec, int64_t *id, struct err *e);
+
+/* Wake workers for a job of kind that a statement on conn queued (called by
+ * jobs_enqueue; for statements that insert into jobs themselves, such as
+ * inbox_store). 0 or -1 with e. */
+int jobs_wake_on_commit(PGconn *conn, const char *kind, struct err *e);
+
+/* For statements that insert into jobs themselves: the column list, and the
+ * conflict clause that makes dedupe_key work. */
+#define JOBS_INSERT "INSERT INTO jobs (kind, payload, dedupe_key, run_at, max_attempts, priority)"
+#define JOBS_DEDUPE_CONFLICT                                                                                   \
+	" ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running')"      \
+	" DO NOTHING"
 
 /* Put a dead job back in the queue with a fresh attempt count.
  * Returns 1 when replayed, 0 when no dead job has that id, -1 on error. */

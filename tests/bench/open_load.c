@@ -16,7 +16,8 @@
  *       the body with SECRET (reference sentry-api.md 6.1) (`make bench-slack`).
  *
  * prints: requests, ok (2xx), errors (transport or non-2xx), p50, p90, p99,
- * max (ms).
+ * max (ms). With OPEN_LOAD_DUMP=FILE, also writes each request's index and
+ * latency to FILE (to see when the slow ones happened).
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
@@ -169,6 +170,12 @@ int main(int argc, char **argv)
 	size_t errors = 0;
 	for (size_t i = 0; i < total; i++)
 		errors += (size_t)bad[i];
+	const char *dump = getenv("OPEN_LOAD_DUMP"); /* request index and latency, one a line */
+	FILE *df = dump ? fopen(dump, "w") : NULL;
+	for (size_t i = 0; df && i < total; i++)
+		fprintf(df, "%zu %.2f\n", i, lat[i]);
+	if (df)
+		fclose(df);
 	qsort(lat, total, sizeof *lat, cmp);
 	printf("requests %zu  ok %zu  errors %zu  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", total,
 	       total - errors, errors, lat[total / 2], lat[total * 90 / 100], lat[total * 99 / 100], lat[total - 1]);

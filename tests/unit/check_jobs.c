@@ -244,6 +244,111 @@ START_TEST(notify_wakes_idle_workers)
 }
 END_TEST
 
+/* A job queued inside a transaction wakes a worker when db_commit() commits
+ * it, not before (the worker would find nothing) and not by polling. */
+START_TEST(commit_wakes_workers)
+{
+	struct fixture f;
+	fx_init(&f, 2, 30000);
+	struct err e;
+	err_clear(&e);
+	ck_assert_int_eq(jobs_start(f.q, &e), 0);
+	clock_sleep_ms(300, NULL);
+	ck_assert_int_eq(db_begin(f.c, &e), 0);
+	enqueue(f.c, "test.count", 1, NULL, NULL);
+	clock_sleep_ms(300, NULL);
+	ck_assert_int_eq(atomic_load(&f.cnt.runs), 0); /* not committed yet */
+	int64_t t0 = clock_mono_ms();
+	ck_assert_int_eq(db_commit(f.c, &e), 0);
+	while (atomic_load(&f.cnt.runs) < 1 && clock_mono_ms() - t0 < 5000)
+		clock_sleep_ms(5, NULL);
+	int64_t took = clock_mono_ms() - t0;
+	ck_assert_msg(took < 2000, "job took %lld ms to start after the commit", (long long)took);
+	/* A rolled-back enqueue runs nothing. */
+	ck_assert_int_eq(db_begin(f.c, &e), 0);
+	enqueue(f.c, "test.count", 2, NULL, NULL);
+	db_rollback(f.c);
+	clock_sleep_ms(200, NULL);
+	ck_assert_int_eq(atomic_load(&f.cnt.runs), 1);
+	fx_free(&f);
+}
+END_TEST
+
+/* Another process (the CLI, another replica) wakes the workers by NOTIFY:
+ * with a kind as payload, or a count from a replica's listener. */
+START_TEST(notify_from_elsewhere_wakes_workers)
+{
+	struct fixture f;
+	fx_init(&f, 2, 30000);
+	struct err e;
+	err_clear(&e);
+	ck_assert_int_eq(jobs_start(f.q, &e), 0);
+	clock_sleep_ms(300, NULL);
+	const char *payloads[] = {"test.count", "3"};
+	for (int i = 0; i < 2; i++) {
+		char sql[400];
+		snprintf(sql, sizeof sql,
+			 "INSERT INTO jobs (kind, payload, max_attempts) VALUES ('test.count', '{\"n\":%d}', 0);"
+			 " SELECT pg_notify('sb_jobs', '%s')",
+			 i, payloads[i]);
+		PGresult *r = PQexec(f.c, sql);
+		ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+		PQclear(r);
+		int64_t t0 = clock_mono_ms();
+		while (atomic_load(&f.cnt.runs) < i + 1 && clock_mono_ms() - t0 < 5000)
+			clock_sleep_ms(5, NULL);
+		ck_assert_msg(clock_mono_ms() - t0 < 2000, "NOTIFY %s did not wake a worker", payloads[i]);
+	}
+	fx_free(&f);
+}
+END_TEST
+
+static _Atomic int slow_now, slow_max, slow_runs;
+
+static enum job_result slow_handler(struct ctx *ctx, const struct job *job, void *arg, struct err *e)
+{
+	(void)ctx, (void)job, (void)arg, (void)e;
+	int now = atomic_fetch_add(&slow_now, 1) + 1;
+	for (int m = atomic_load(&slow_max); now > m && !atomic_compare_exchange_weak(&slow_max, &m, now);)
+		;
+	clock_sleep_ms(20, NULL);
+	atomic_fetch_sub(&slow_now, 1);
+	atomic_fetch_add(&slow_runs, 1);
+	return JOB_DONE;
+}
+
+/* A kind with threads of its own (jobs_limit) never runs more than that
+ * many at once, and its backlog does not hold up the other kinds. */
+START_TEST(own_threads_limit_a_kind)
+{
+	struct fixture f;
+	fx_init(&f, 4, 50);
+	atomic_store(&slow_now, 0), atomic_store(&slow_max, 0), atomic_store(&slow_runs, 0);
+	ck_assert_int_eq(jobs_register(f.q, "test.slow", slow_handler, NULL), 0);
+	ck_assert_int_eq(jobs_limit(f.q, "test.slow", 2), 0);
+	ck_assert_int_eq(jobs_limit(f.q, "no.such.kind", 2), -1);
+	for (int i = 0; i < 40; i++)
+		enqueue(f.c, "test.slow", i, NULL, NULL);
+	struct err e;
+	err_clear(&e);
+	ck_assert_int_eq(jobs_start(f.q, &e), 0);
+	clock_sleep_ms(100, NULL);
+	for (int i = 0; i < 30; i++)
+		enqueue(f.c, "test.count", i, NULL, NULL);
+	int64_t t0 = clock_mono_ms();
+	while (atomic_load(&f.cnt.runs) < 30 && clock_mono_ms() - t0 < 5000)
+		clock_sleep_ms(5, NULL);
+	ck_assert_int_eq(atomic_load(&f.cnt.runs), 30);
+	ck_assert_msg(atomic_load(&slow_runs) < 40, "the other kind waited for the whole backlog");
+	while (atomic_load(&slow_runs) < 40 && clock_mono_ms() - t0 < 10000)
+		clock_sleep_ms(10, NULL);
+	ck_assert_int_eq(atomic_load(&slow_runs), 40);
+	ck_assert_int_le(atomic_load(&slow_max), 2);
+	ck_assert_int_eq(atomic_load(&slow_max), 2);
+	fx_free(&f);
+}
+END_TEST
+
 Suite *jobs_suite(void)
 {
 	Suite *s = suite_create("jobs");
@@ -255,6 +360,9 @@ Suite *jobs_suite(void)
 	tcase_add_test(tc, expired_lease_is_reclaimed);
 	tcase_add_test(tc, workers_run_each_job_once);
 	tcase_add_test(tc, notify_wakes_idle_workers);
+	tcase_add_test(tc, commit_wakes_workers);
+	tcase_add_test(tc, notify_from_elsewhere_wakes_workers);
+	tcase_add_test(tc, own_threads_limit_a_kind);
 	suite_add_tcase(s, tc);
 	return s;
 }
