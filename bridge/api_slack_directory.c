@@ -188,8 +188,11 @@ static void h_channels(struct ctx *ctx, struct http_req *req, struct http_resp *
 	(void)arg;
 	if (!api_require_admin(ctx, req, resp))
 		return;
+	if (!ctx->cfg->slack.api_url || !*ctx->cfg->slack.api_url) {
+		http_resp_error(resp, 404, "not_configured", "Slack is not configured (slack.api_url)");
+		return;
+	}
 	struct listing l;
-	PGconn *c = NULL;
 	if (listing_parse(req, resp, &l))
 		goto out;
 	l.extra = http_req_query(req, "archived");
@@ -197,22 +200,24 @@ static void h_channels(struct ctx *ctx, struct http_req *req, struct http_resp *
 		http_resp_error(resp, 400, "bad_request", "archived must be true or false");
 		goto out;
 	}
-	if (!(c = api_need_db(ctx, resp)))
+	struct slack_chan_query q = {.search = l.search, .archived = l.extra ? !strcmp(l.extra, "true") : -1,
+				     .after_name = l.after_name, .after_id = l.after_id, .limit = l.limit};
+	struct slack_chan_page pg;
+	struct err e;
+	err_clear(&e);
+	if (slack_directory_search_channels(&q, &pg, &e)) {
+		log_error(ctx->log, "api", ctx->request_id, "cannot search the channel index", "error", e.msg, NULL);
+		http_resp_error(resp, 503, "unavailable", "the channel directory is not available (logged with request id %s)",
+				ctx->request_id);
 		goto out;
-	char lim[16];
-	snprintf(lim, sizeof lim, "%d", l.limit + 1);
-	const char *p[] = {l.like, l.extra, l.after_name, l.after_id, lim};
-	answer(ctx, resp, c,
-	       "SELECT json_build_object('id', id, 'name', name, 'is_private', is_private, 'is_archived', is_archived,"
-	       " 'is_member', is_member, 'num_members', num_members, 'refreshed_at', refreshed_at)::text AS j, name, id"
-	       " FROM slack_channels"
-	       " WHERE ($1::text IS NULL OR lower(name) LIKE $1)"
-	       " AND ($2::bool IS NULL OR is_archived = $2::bool)"
-	       " AND ($3::text IS NULL OR (name, id) > ($3, $4))"
-	       " ORDER BY name, id LIMIT $5::int",
-	       5, p, "channels", l.limit);
+	}
+	char *cur = pg.more ? cursor_make(pg.last_name, pg.last_id) : NULL;
+	http_resp_json(resp, 200,
+		       json_pack("{s:O,s:o,s:O}", "channels", pg.items, "next_cursor", cur ? json_string(cur) : json_null(),
+				 "directory", pg.directory));
+	free(cur);
+	slack_chan_page_clear(&pg);
 out:
-	db_release(ctx->db, c);
 	listing_free(&l);
 }
 

@@ -33,6 +33,8 @@
 #include "scheduler.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,9 @@
 #define MAX_PAGES 100000         /* a cursor that never ends is a bug upstream */
 #define MAX_CONSECUTIVE_429 60   /* about an hour of Retry-After: give up, keep the old copy */
 #define WATCH_INTERVAL_MS 5000   /* how often each replica reads the state */
+#define INDEX_CHECK_MS 1000      /* how often it looks for channel changes made elsewhere */
+
+struct chan_snap; /* the channel index: see "the channel index" below */
 
 struct dir {
 	struct app *app;
@@ -54,6 +59,14 @@ struct dir {
 	json_t *ready;               /* the /readyz details (under mu) */
 	long long checked_success;   /* channels' last success (epoch ms) the receiver check used */
 	struct config_strlist warned; /* receivers already reported unresolved */
+	/* The channel index. imu guards snap and the freshness fields; lmu
+	 * makes one thread at a time load a new copy. */
+	pthread_mutex_t imu, lmu;
+	struct chan_snap *snap;
+	long long db_version;          /* slack_directory_state.version the watcher saw last */
+	_Atomic unsigned long local_changes; /* channel changes this process made */
+	long long last_success_ms;     /* channels: 0 = never loaded */
+	char *last_error;              /* channels: of the last walk, NULL when it succeeded */
 };
 
 static struct dir *D; /* set once at start */
@@ -287,6 +300,8 @@ static int walk(struct ctx *ctx, struct dir *d, PGconn *c, const struct kind *k,
 	    db_commit(c, e))
 		goto rollback;
 	rc = 0;
+	if (k == &K_CHANNELS)
+		atomic_fetch_add(&d->local_changes, 1);
 	/* Fresh statistics for the search plans after a bulk change (autovacuum
 	 * would get there later); cheap next to the walk. */
 	if (st->removed || st->entries) {
@@ -528,7 +543,7 @@ static const char *event_channel(const json_t *ev)
 	return json_is_string(ch) ? json_string_value(ch) : json_string_value(json_object_get(ch, "id"));
 }
 
-int slack_directory_apply_event(PGconn *c, const json_t *envelope, int *handled, struct err *e)
+static int apply_event(PGconn *c, const json_t *envelope, int *handled, struct err *e)
 {
 	const json_t *ev = json_object_get(envelope, "event");
 	const char *type = json_string_value(json_object_get(ev, "type"));
@@ -610,6 +625,313 @@ int slack_directory_apply_event(PGconn *c, const json_t *envelope, int *handled,
 		      " WHERE id = $1 AND $4 = coalesce($5, (SELECT bot_user_id FROM slack_directory_state"
 		      "  WHERE kind = 'channels'))",
 		      5, p, e);
+}
+
+/* ---- the channel index ----
+ *
+ * GET /api/v1/slack/channels?search= answers from a copy of slack_channels
+ * in memory, in (name, id) byte order: a substring scan of 50,000 names
+ * takes well under a millisecond, where the trigram query took 2 to 13 ms
+ * and more on a busy database. The copy is reloaded whole (about 100 ms for
+ * 50,000 channels):
+ *   - before the next search, after this process changed a channel (an
+ *     event, a walk), so an answer never misses what this process wrote;
+ *   - by the watcher, within INDEX_CHECK_MS, after another replica changed
+ *     one: a statement trigger on slack_channels counts changes in
+ *     slack_directory_state.version (migration 014).
+ */
+
+struct chan {
+	const char *id, *name, *lname, *refreshed_at;
+	int num_members; /* -1: not known */
+	bool is_private, is_archived, is_member;
+};
+
+struct chan_snap {
+	_Atomic int refs;
+	long long version;    /* slack_directory_state.version it was read at */
+	long long success_ms; /* and the channels' last_success_at (0: never) */
+	char *error;          /* and last_error */
+	unsigned long local;  /* local_changes when it was read */
+	size_t n;
+	struct chan *v;
+	char *arena;          /* every string of v */
+};
+
+static void snap_unref(struct chan_snap *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	free(s->v);
+	free(s->arena);
+	free(s->error);
+	free(s);
+}
+
+/* Read every channel, and the version, in one snapshot of the database. */
+static struct chan_snap *snap_read(PGconn *c, struct err *e)
+{
+	if (db_run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, e))
+		return NULL;
+	PGresult *v = db_exec(c,
+			      "SELECT version, coalesce((extract(epoch FROM last_success_at) * 1000)::bigint, 0), last_error"
+			      " FROM slack_directory_state WHERE kind = 'channels'",
+			      0, NULL, e);
+	PGresult *r = v ? db_exec(c,
+				  "SELECT id, name, is_private, is_archived, is_member, coalesce(num_members, -1),"
+				  " to_json(refreshed_at)#>>'{}' FROM slack_channels"
+				  " ORDER BY name COLLATE \"C\", id COLLATE \"C\"",
+				  0, NULL, e)
+			: NULL;
+	db_rollback(c);
+	struct chan_snap *s = r ? calloc(1, sizeof *s) : NULL;
+	if (!s) {
+		if (r)
+			err_set(e, -1, "out of memory");
+		PQclear(v);
+		PQclear(r);
+		return NULL;
+	}
+	if (PQntuples(v)) {
+		s->version = atoll(PQgetvalue(v, 0, 0));
+		s->success_ms = atoll(PQgetvalue(v, 0, 1));
+		s->error = PQgetisnull(v, 0, 2) ? NULL : strdup(PQgetvalue(v, 0, 2));
+	}
+	PQclear(v);
+	size_t n = (size_t)PQntuples(r), bytes = 1;
+	for (size_t i = 0; i < n; i++)
+		bytes += 2 * (size_t)PQgetlength(r, (int)i, 1) + (size_t)PQgetlength(r, (int)i, 0) +
+			 (size_t)PQgetlength(r, (int)i, 6) + 4;
+	s->v = calloc(n ? n : 1, sizeof *s->v);
+	s->arena = malloc(bytes);
+	if (!s->v || !s->arena) {
+		PQclear(r);
+		free(s->v);
+		free(s->arena);
+		free(s->error);
+		free(s);
+		err_set(e, -1, "out of memory");
+		return NULL;
+	}
+	char *a = s->arena;
+	for (size_t i = 0; i < n; i++) {
+		struct chan *ch = &s->v[i];
+		int row = (int)i;
+		const int cols[] = {0, 1, 1, 6};
+		const char **dst[] = {&ch->id, &ch->name, &ch->lname, &ch->refreshed_at};
+		for (int k = 0; k < 4; k++) {
+			size_t len = (size_t)PQgetlength(r, row, cols[k]);
+			memcpy(a, PQgetvalue(r, row, cols[k]), len + 1);
+			if (k == 2)
+				for (size_t j = 0; j < len; j++)
+					a[j] = (char)(a[j] >= 'A' && a[j] <= 'Z' ? a[j] - 'A' + 'a' : a[j]);
+			*dst[k] = a;
+			a += len + 1;
+		}
+		ch->is_private = PQgetvalue(r, row, 2)[0] == 't';
+		ch->is_archived = PQgetvalue(r, row, 3)[0] == 't';
+		ch->is_member = PQgetvalue(r, row, 4)[0] == 't';
+		ch->num_members = atoi(PQgetvalue(r, row, 5));
+	}
+	s->n = n;
+	PQclear(r);
+	atomic_store(&s->refs, 1);
+	return s;
+}
+
+/* Load a new copy and swap it in. Called with lmu held. */
+static int snap_reload(struct dir *d, struct err *e)
+{
+	unsigned long local = atomic_load(&d->local_changes);
+	PGconn *c = db_acquire(d->app->ctx.db, 5000, e);
+	if (!c)
+		return -1;
+	struct chan_snap *s = snap_read(c, e);
+	db_release(d->app->ctx.db, c);
+	if (!s)
+		return -1;
+	s->local = local;
+	pthread_mutex_lock(&d->imu);
+	struct chan_snap *old = d->snap;
+	d->snap = s;
+	d->last_success_ms = s->success_ms;
+	free(d->last_error);
+	d->last_error = s->error ? strdup(s->error) : NULL;
+	pthread_mutex_unlock(&d->imu);
+	snap_unref(old);
+	metrics_set(d->app->ctx.metrics, "sb_slack_channel_index_entries", (double)s->n, NULL);
+	return 0;
+}
+
+/* The current copy (a reference: snap_unref it), reloaded first when this
+ * process changed a channel since it was read, or there is none yet. NULL
+ * with e only when there is no copy at all. */
+static struct chan_snap *snap_get(struct dir *d, struct err *e)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		pthread_mutex_lock(&d->imu);
+		struct chan_snap *s = d->snap;
+		bool fresh = s && s->local == atomic_load(&d->local_changes);
+		if (s && (fresh || pass))
+			atomic_fetch_add(&s->refs, 1);
+		pthread_mutex_unlock(&d->imu);
+		if (s && (fresh || pass))
+			return s;
+		if (pass)
+			return NULL; /* the reload failed and there is no old copy: e says why */
+		pthread_mutex_lock(&d->lmu);
+		pthread_mutex_lock(&d->imu);
+		s = d->snap;
+		fresh = s && s->local == atomic_load(&d->local_changes);
+		pthread_mutex_unlock(&d->imu);
+		if (!fresh && snap_reload(d, e))
+			log_warn(d->app->ctx.log, "slack-directory", NULL,
+				 s ? "cannot reload the channel index; searching the previous copy"
+				   : "cannot load the channel index",
+				 "error", e->msg, NULL);
+		pthread_mutex_unlock(&d->lmu);
+	}
+	return NULL;
+}
+
+/* Index of the first channel after (name, id) in the copy's order. */
+static size_t snap_after(const struct chan_snap *s, const char *name, const char *id)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->v[mid].name, name);
+		if (!c)
+			c = strcmp(s->v[mid].id, id);
+		if (c <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int slack_directory_search_channels(const struct slack_chan_query *q, struct slack_chan_page *out, struct err *e)
+{
+	memset(out, 0, sizeof *out);
+	struct dir *d = D;
+	if (!d)
+		return err_set(e, -1, "Slack is not configured");
+	struct chan_snap *s = snap_get(d, e);
+	if (!s)
+		return -1;
+	char *term = q->search && *q->search ? strdup(q->search) : NULL;
+	for (char *p = term; p && *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	out->items = json_array();
+	size_t i = q->after_name && q->after_id ? snap_after(s, q->after_name, q->after_id) : 0;
+	const struct chan *last = NULL;
+	int found = 0;
+	for (; i < s->n && out->items; i++) {
+		const struct chan *ch = &s->v[i];
+		if ((q->archived >= 0 && ch->is_archived != (q->archived > 0)) || (term && !strstr(ch->lname, term)))
+			continue;
+		if (found == q->limit) {
+			out->more = 1;
+			break;
+		}
+		found++;
+		last = ch;
+		json_array_append_new(
+		    out->items, json_pack("{s:s,s:s,s:b,s:b,s:b,s:o,s:s}", "id", ch->id, "name", ch->name, "is_private",
+					  ch->is_private, "is_archived", ch->is_archived, "is_member", ch->is_member,
+					  "num_members", ch->num_members >= 0 ? json_integer(ch->num_members) : json_null(),
+					  "refreshed_at", ch->refreshed_at));
+	}
+	if (out->more && last) {
+		out->last_name = strdup(last->name);
+		out->last_id = strdup(last->id);
+	}
+	free(term);
+	snap_unref(s);
+	pthread_mutex_lock(&d->imu);
+	bool loaded = d->last_success_ms > 0;
+	out->directory = json_pack("{s:b,s:o,s:o}", "loaded", loaded, "age_seconds",
+				   loaded ? json_integer((clock_now_ms() - d->last_success_ms) / 1000) : json_null(),
+				   "last_error", d->last_error ? json_string(d->last_error) : json_null());
+	pthread_mutex_unlock(&d->imu);
+	if (!out->items || !out->directory || (out->more && (!out->last_name || !out->last_id))) {
+		slack_chan_page_clear(out);
+		return err_set(e, -1, "out of memory");
+	}
+	return 0;
+}
+
+void slack_chan_page_clear(struct slack_chan_page *p)
+{
+	json_decref(p->items);
+	json_decref(p->directory);
+	free(p->last_name);
+	free(p->last_id);
+	memset(p, 0, sizeof *p);
+}
+
+int slack_directory_apply_event(PGconn *c, const json_t *envelope, int *handled, struct err *e)
+{
+	int rc = apply_event(c, envelope, handled, e);
+	const char *type = json_string_value(json_object_get(json_object_get(envelope, "event"), "type"));
+	struct dir *d = D;
+	if (rc || !*handled || !d || !type || !strncmp(type, "user_change", 11) || !strcmp(type, "team_join"))
+		return rc;
+	/* Committed. When it changed a channel (the version moved past the
+	 * copy's), the next search here reloads the channel index first. */
+	struct err ve;
+	err_clear(&ve);
+	PGresult *r = db_exec(c, "SELECT version FROM slack_directory_state WHERE kind = 'channels'", 0, NULL, &ve);
+	long long v = r && PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : -1;
+	PQclear(r);
+	pthread_mutex_lock(&d->imu);
+	bool changed = !d->snap || v < 0 || v != d->snap->version;
+	pthread_mutex_unlock(&d->imu);
+	if (changed)
+		atomic_fetch_add(&d->local_changes, 1);
+	return rc;
+}
+
+/* The watcher's look at the channels' version and freshness: reload the
+ * copy when another replica changed a channel. */
+static void index_check(struct dir *d)
+{
+	struct ctx *ctx = &d->app->ctx;
+	struct err e;
+	err_clear(&e);
+	PGconn *c = db_acquire(ctx->db, 1000, &e);
+	if (!c)
+		return;
+	PGresult *r = db_exec(c,
+			      "SELECT version, (extract(epoch FROM last_success_at) * 1000)::bigint, last_error"
+			      " FROM slack_directory_state WHERE kind = 'channels'",
+			      0, NULL, &e);
+	db_release(ctx->db, c);
+	if (!r || PQntuples(r) != 1) {
+		PQclear(r);
+		return;
+	}
+	long long version = atoll(PQgetvalue(r, 0, 0));
+	pthread_mutex_lock(&d->imu);
+	d->last_success_ms = PQgetisnull(r, 0, 1) ? 0 : atoll(PQgetvalue(r, 0, 1));
+	free(d->last_error);
+	d->last_error = PQgetisnull(r, 0, 2) ? NULL : strdup(PQgetvalue(r, 0, 2));
+	/* No copy yet: load one as soon as the directory has loaded, so the
+	 * first search does not pay for it. */
+	bool stale = d->snap ? d->snap->version != version : d->last_success_ms > 0;
+	d->db_version = version;
+	pthread_mutex_unlock(&d->imu);
+	PQclear(r);
+	if (stale) {
+		pthread_mutex_lock(&d->lmu);
+		pthread_mutex_lock(&d->imu);
+		stale = d->snap ? d->snap->version != version : d->last_success_ms > 0;
+		pthread_mutex_unlock(&d->imu);
+		if (stale && snap_reload(d, &e))
+			log_warn(ctx->log, "slack-directory", NULL, "cannot reload the channel index", "error", e.msg, NULL);
+		pthread_mutex_unlock(&d->lmu);
+	}
 }
 
 /* ---- the watcher: state, gauges, /readyz, the receiver check ---- */
@@ -765,10 +1087,16 @@ static void watch_once(struct dir *d)
 static void *watcher_main(void *arg)
 {
 	struct dir *d = arg;
+	int64_t next_watch = 0;
 	while (!d->stop && !d->app->stopping) {
-		if (atomic_load(&d->app->ready))
-			watch_once(d);
-		clock_sleep_ms(atomic_load(&d->app->ready) ? WATCH_INTERVAL_MS : 200, &d->stop);
+		if (atomic_load(&d->app->ready)) {
+			if (clock_mono_ms() >= next_watch) {
+				watch_once(d);
+				next_watch = clock_mono_ms() + WATCH_INTERVAL_MS;
+			}
+			index_check(d);
+		}
+		clock_sleep_ms(atomic_load(&d->app->ready) ? INDEX_CHECK_MS : 200, &d->stop);
 	}
 	return NULL;
 }
@@ -794,6 +1122,8 @@ int slack_directory_register(struct app *a)
 		return -1;
 	d->app = a;
 	pthread_mutex_init(&d->mu, NULL);
+	pthread_mutex_init(&d->imu, NULL);
+	pthread_mutex_init(&d->lmu, NULL);
 	struct err e;
 	err_clear(&e);
 	struct slack_client_opts so = {.name = "slack_directory", .caller_waits_429 = true};
@@ -812,6 +1142,8 @@ int slack_directory_register(struct app *a)
 			 "Time since the last complete walk of the Slack directory, by kind.");
 	metrics_describe(m, "sb_slack_directory_rate_limited_total", METRIC_COUNTER,
 			 "429 answers to the directory walk (each waited out with Retry-After), by kind.");
+	metrics_describe(m, "sb_slack_channel_index_entries", METRIC_GAUGE,
+			 "Channels in this replica's in-memory search index (GET /api/v1/slack/channels).");
 	metrics_describe(m, "sb_slack_receivers_unresolved", METRIC_GAUGE,
 			 "Routing receivers whose Slack channel is missing or archived in the loaded directory.");
 	D = d;
@@ -839,6 +1171,10 @@ void slack_directory_stop(struct app *a)
 	for (size_t i = 0; i < d->warned.n; i++)
 		free(d->warned.v[i]);
 	free(d->warned.v);
+	snap_unref(d->snap);
+	free(d->last_error);
 	pthread_mutex_destroy(&d->mu);
+	pthread_mutex_destroy(&d->imu);
+	pthread_mutex_destroy(&d->lmu);
 	free(d);
 }

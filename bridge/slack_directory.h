@@ -41,6 +41,26 @@ void slack_directory_stop(struct app *a);
  * POST /api/v1/slack/directory/refresh. 0 or -1. */
 int slack_directory_routes(struct app *a);
 
+/* A search of the cached channels (GET /api/v1/slack/channels), answered
+ * from this process's in-memory copy of slack_channels. */
+struct slack_chan_query {
+	const char *search;     /* substring of the name, ASCII case-insensitive; NULL or "": all */
+	int archived;           /* -1: any, 0: not archived, 1: archived */
+	const char *after_name; /* keyset: the page starts after (name, id); NULL: at the start */
+	const char *after_id;
+	int limit;              /* 1..1000 */
+};
+struct slack_chan_page {
+	json_t *items;          /* the channels, in (name, id) byte order */
+	int more;               /* more match after the last: last_name, last_id set */
+	char *last_name, *last_id;
+	json_t *directory;      /* {"loaded", "age_seconds", "last_error"} of the channel walks */
+};
+/* 0, or -1 with e when there is no copy (Slack is off, or the database was
+ * unreachable before the first copy was read). */
+int slack_directory_search_channels(const struct slack_chan_query *q, struct slack_chan_page *out, struct err *e);
+void slack_chan_page_clear(struct slack_chan_page *p);
+
 /* Add "slack_directory" details to a /readyz body (no-op when Slack is off). */
 void slack_directory_readyz(json_t *body);
 

@@ -178,8 +178,30 @@ now=$(date +%s)
 event '{"type":"channel_created","channel":{"id":"C0NEW00001","name":"brand-new","created":1,"creator":"U0ADA"}}' "$now"
 eq "channel_created: 200" "$STATUS" 200
 eq "channel_created: cached" "$(sql "SELECT name || ' ' || is_archived FROM slack_channels WHERE id = 'C0NEW00001'")" "brand-new false"
+api "channels?search=brand-new"
+eq "the search sees the new channel at once (in-memory index reloaded)" "$(jq -c '[.channels[].id]' <<<"$BODY")" '["C0NEW00001"]'
 event '{"type":"channel_rename","channel":{"id":"C0NEW00001","name":"renamed","created":1}}' $((now + 1))
 eq "channel_rename" "$(sql "SELECT name FROM slack_channels WHERE id = 'C0NEW00001'")" renamed
+api "channels?search=renamed"
+eq "the search sees the rename at once" "$(jq -c '[.channels[].id]' <<<"$BODY")" '["C0NEW00001"]'
+api "channels?search=brand-new"
+eq "and not the old name" "$(jq '.channels | length' <<<"$BODY")" 0
+# A change written by another replica (here: straight into the table) is
+# seen within the watcher's check interval (1 s) through the version count.
+v0=$(sql "SELECT version FROM slack_directory_state WHERE kind = 'channels'")
+sql "UPDATE slack_channels SET name = 'from-elsewhere' WHERE id = 'C0NOTMEMBER'" >/dev/null
+eq "a change moves the version" "$(sql "SELECT version > $v0 FROM slack_directory_state WHERE kind = 'channels'")" t
+v1=$(sql "SELECT version FROM slack_directory_state WHERE kind = 'channels'")
+sql "UPDATE slack_channels SET name = 'nothing' WHERE id = 'C0NOSUCHCHANNEL'" >/dev/null
+eq "a statement that changes nothing does not" "$(sql "SELECT version FROM slack_directory_state WHERE kind = 'channels'")" "$v1"
+seen=""
+for _ in $(seq 1 40); do
+	api "channels?search=from-elsewhere"
+	seen=$(jq -c '[.channels[].id]' <<<"$BODY")
+	[ "$seen" = '["C0NOTMEMBER"]' ] && break
+	sleep 0.1
+done
+eq "another replica's change reaches the search within seconds" "$seen" '["C0NOTMEMBER"]'
 event '{"type":"channel_rename","channel":{"id":"C0NEW00001","name":"stale-name","created":1}}' $((now - 10))
 eq "an older event does not win" "$(sql "SELECT name FROM slack_channels WHERE id = 'C0NEW00001'")" renamed
 event '{"type":"channel_archive","channel":"C0NEW00001","user":"U0ADA"}' $((now + 2))
