@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policies/policy_routing.h"
+#include "policies/policy_triage.h"
 #include "tz.h"
 
 #include <jansson.h>
@@ -243,6 +244,50 @@ static const char *notification_kind(const char *resource, const char *action)
 	return "alert";
 }
 
+/*
+ * A change a person made in Sentry's own UI (policy_triage_from_sentry),
+ * recorded in slack_triage for the heads to show. Written in the routing
+ * transaction, before the "update" notification it goes with is delivered.
+ */
+static int record_sentry_triage(PGconn *c, const char *action, const char *issue, const json_t *body, struct err *e)
+{
+	const json_t *actor = json_object_get(body, "actor");
+	const json_t *is = json_object_get(json_object_get(body, "data"), "issue");
+	const json_t *sd = json_object_get(is, "statusDetails");
+	const json_t *mins = json_object_get(sd, "ignoreDuration");
+	struct triage_from_sentry t;
+	if (!policy_triage_from_sentry(action, json_string_value(json_object_get(actor, "type")),
+				       json_string_value(json_object_get(is, "substatus")),
+				       json_is_integer(mins) ? (int64_t)json_integer_value(mins) : 0, &t))
+		return 0;
+	const char *who = json_string_value(json_object_get(actor, "name"));
+	if (t.assign) {
+		const json_t *to = json_object_get(is, "assignedTo");
+		const char *name = json_string_value(json_object_get(to, "name"));
+		if (!name)
+			name = json_string_value(json_object_get(to, "email"));
+		char sa[96] = "";
+		const char *type = json_string_value(json_object_get(to, "type"));
+		const json_t *tid = json_object_get(to, "id");
+		if (type && json_is_string(tid))
+			snprintf(sa, sizeof sa, "%.20s:%.60s", type, json_string_value(tid));
+		const char *p[] = {issue, name, *sa ? sa : NULL};
+		return db_run(c,
+			      "INSERT INTO slack_triage (issue, assignee_name, sentry_actor, assigned_at) VALUES ($1, $2, $3, now())"
+			      " ON CONFLICT (issue) DO UPDATE SET assignee = NULL, assignee_email = NULL,"
+			      " assignee_name = excluded.assignee_name, sentry_actor = excluded.sentry_actor, assigned_at = now(),"
+			      " updated_at = now()",
+			      3, p, e);
+	}
+	const char *p[] = {issue, t.status, t.status[0] == 'i' ? t.detail : NULL, t.substatus, who ? who : "someone"};
+	return db_run(c,
+		      "INSERT INTO slack_triage (issue, status, status_detail, substatus, status_by_name, status_at)"
+		      " VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (issue) DO UPDATE SET status = excluded.status,"
+		      " status_detail = excluded.status_detail, substatus = excluded.substatus, status_by = NULL,"
+		      " status_by_name = excluded.status_by_name, status_at = now(), updated_at = now()",
+		      5, p, e);
+}
+
 static enum job_result finish_item(PGconn *c, int64_t id, const char *status, const char *why, struct err *e)
 {
 	return inbox_mark(c, id, status, why, e) ? JOB_RETRY : JOB_DONE;
@@ -387,9 +432,12 @@ static enum job_result job_inbox_sentry(struct ctx *ctx, const struct job *job, 
 			const char *p[] = {a.issue};
 			rc = db_run(c,
 				    "UPDATE slack_triage SET status = NULL, status_detail = NULL, substatus = NULL,"
-				    " status_by = NULL, status_at = NULL, updated_at = now() WHERE issue = $1",
+				    " status_by = NULL, status_by_name = NULL, status_at = NULL, updated_at = now()"
+				    " WHERE issue = $1",
 				    1, p, e);
 		}
+		if (!rc && !strcmp(resource, "issue") && *a.issue)
+			rc = record_sentry_triage(c, action, a.issue, body, e);
 		if (!rc)
 			rc = inbox_mark(c, id, "done", NULL, e);
 		if (!rc)

@@ -400,6 +400,7 @@ static int recover(struct ctx *ctx, struct delivery *d, PGconn *c, const char *k
 /* What was done to the issue from Slack (slack_triage, bridge/slack_actions.c). */
 struct triage_view {
 	char *status, *detail, *by, *assignee;
+	char *by_name, *assignee_name; /* done in Sentry's UI (migration 015) */
 	int64_t status_at_ms;
 };
 
@@ -409,6 +410,8 @@ static void triage_view_free(struct triage_view *t)
 	free(t->detail);
 	free(t->by);
 	free(t->assignee);
+	free(t->by_name);
+	free(t->assignee_name);
 	memset(t, 0, sizeof *t);
 }
 
@@ -421,7 +424,7 @@ static int load_triage(PGconn *c, const json_t *alert, struct triage_view *t, st
 	const char *p[] = {issue};
 	PGresult *r = db_exec(c,
 			      "SELECT status, status_detail, status_by, assignee,"
-			      " coalesce((extract(epoch FROM status_at) * 1000)::bigint, 0)"
+			      " coalesce((extract(epoch FROM status_at) * 1000)::bigint, 0), status_by_name, assignee_name"
 			      " FROM slack_triage WHERE issue = $1",
 			      1, p, e);
 	if (!r)
@@ -432,6 +435,8 @@ static int load_triage(PGconn *c, const json_t *alert, struct triage_view *t, st
 		t->by = col(r, 0, 2);
 		t->assignee = col(r, 0, 3);
 		t->status_at_ms = atoll(PQgetvalue(r, 0, 4));
+		t->by_name = col(r, 0, 5);
+		t->assignee_name = col(r, 0, 6);
 	}
 	PQclear(r);
 	return 0;
@@ -447,13 +452,18 @@ static void apply_triage(struct slack_head_opts *ho, const struct triage_view *t
 			 bool resolved)
 {
 	ho->assignee = t->assignee;
+	ho->assignee_name = t->assignee ? NULL : t->assignee_name;
 	bool current = t->status && head_posted_ms && t->status_at_ms >= head_posted_ms - 1000;
 	if (current && !strcmp(t->status, "resolved") && t->by) {
 		ho->resolved_by_user = t->by;
 		ho->resolved_by = NULL;
+	} else if (current && resolved && !strcmp(t->status, "resolved") && t->by_name) {
+		ho->resolved_by_name = t->by_name;
+		ho->resolved_by = NULL;
 	} else if (current && !resolved && !strcmp(t->status, "ignored")) {
 		ho->archived = t->detail ? t->detail : "";
 		ho->archived_by = t->by;
+		ho->archived_by_name = t->by ? NULL : t->by_name;
 	}
 }
 

@@ -219,14 +219,16 @@ static enum job_result applied(struct ctx *ctx, struct actions *st, PGconn *c, c
 		rc = db_run(c,
 			    "INSERT INTO slack_triage (issue, assignee, assignee_email, sentry_actor, assigned_at)"
 			    " VALUES ($1, $2, $3, $4, now()) ON CONFLICT (issue) DO UPDATE SET assignee = $2,"
-			    " assignee_email = $3, sentry_actor = $4, assigned_at = now(), updated_at = now()",
+			    " assignee_email = $3, sentry_actor = $4, assignee_name = NULL, assigned_at = now(),"
+			    " updated_at = now()",
 			    4, p, e);
 	} else if (!rc) {
 		const char *p[] = {k->issue, r->status, r->detail, r->substatus, k->uid};
 		rc = db_run(c,
 			    "INSERT INTO slack_triage (issue, status, status_detail, substatus, status_by, status_at)"
 			    " VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (issue) DO UPDATE SET status = $2,"
-			    " status_detail = $3, substatus = $4, status_by = $5, status_at = now(), updated_at = now()",
+			    " status_detail = $3, substatus = $4, status_by = $5, status_by_name = NULL, status_at = now(),"
+			    " updated_at = now()",
 			    5, p, e);
 	}
 	if (!rc)

@@ -3,6 +3,7 @@
  */
 #include "policy_triage.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -101,4 +102,39 @@ bool policy_triage_slack_id_ok(const char *id)
 		if (!((id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9')))
 			return false;
 	return true;
+}
+
+int policy_triage_from_sentry(const char *action, const char *actor_type, const char *substatus,
+			      int64_t ignore_minutes, struct triage_from_sentry *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!action || !actor_type || strcmp(actor_type, "user"))
+		return 0;
+	if (!strcmp(action, "assigned")) {
+		out->assign = true;
+		return 1;
+	}
+	if (!strcmp(action, "resolved")) {
+		out->status = "resolved";
+		return 1;
+	}
+	if (strcmp(action, "ignored") && strcmp(action, "archived"))
+		return 0;
+	out->status = "ignored";
+	out->substatus = substatus;
+	const char *d = "";
+	for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++)
+		if (ignore_minutes == durations[i].minutes)
+			d = durations[i].detail;
+	if (*d)
+		snprintf(out->detail, sizeof out->detail, "%s", d);
+	else if (ignore_minutes > 0)
+		snprintf(out->detail, sizeof out->detail, "for %lld minutes", (long long)ignore_minutes);
+	else if (same(substatus, "archived_until_escalating"))
+		snprintf(out->detail, sizeof out->detail, "until escalating");
+	else if (same(substatus, "archived_until_condition_met"))
+		snprintf(out->detail, sizeof out->detail, "until a condition is met");
+	else
+		snprintf(out->detail, sizeof out->detail, "forever");
+	return 1;
 }

@@ -64,6 +64,25 @@ struct triage_state {
  * clicking person's, for Assign to me). */
 bool policy_triage_noop(const struct triage_state *cur, const struct triage_req *r, const char *email);
 
+/*
+ * A change a person made in Sentry's own UI, from an issue webhook
+ * (issue.resolved, .ignored, .archived, .assigned with an actor of type
+ * "user"), for the heads of the issue's groups to show ("Archived until
+ * escalating by Ada in Sentry"). Changes by an application (the bridge's
+ * own token, Sentry's auto-resolve) are not: the bridge recorded its own
+ * with the person who clicked. Pure.
+ */
+struct triage_from_sentry {
+	const char *status;    /* "resolved", "ignored"; NULL for an assignment */
+	const char *substatus; /* Sentry's, for "ignored" (may be NULL) */
+	char detail[48];       /* "until escalating", "for 1 hour", "for 90 minutes", "forever", ... */
+	bool assign;           /* an assignment: the assignee comes from data.issue.assignedTo */
+};
+/* 1 with *out when the change is to be recorded, 0 when not. ignore_minutes:
+ * statusDetails.ignoreDuration (0 when absent). */
+int policy_triage_from_sentry(const char *action, const char *actor_type, const char *substatus,
+			      int64_t ignore_minutes, struct triage_from_sentry *out);
+
 /* True for an issue id Sentry could have: 1 to 20 decimal digits. */
 bool policy_triage_issue_ok(const char *issue);
 

@@ -254,7 +254,11 @@ void con_h_sync_run(struct ctx *ctx, struct http_req *req, struct http_resp *res
 		goto out;
 	}
 	buf_init(&b, CON_PAGE_MAX);
-	con_msg(&b, req);
+	const char *status = PQgetvalue(r, 0, 2);
+	/* "queued" (the redirect after Dry run / Apply) only while it is: a
+	 * reload after the run finished shows the outcome without it. */
+	if (!strcmp(status, "queued") || !strcmp(status, "running"))
+		con_msg(&b, req);
 	int dry = PQgetvalue(r, 0, 1)[0] == 't';
 	html_printf(&b, "<dl><dt>Mode</dt><dd>%s</dd><dt>Trigger</dt><dd>%s</dd><dt>Status</dt><dd><strong>%s</strong></dd>"
 			"<dt>Started</dt><dd>%s</dd><dt>Finished</dt><dd>%s</dd><dt>Summary</dt><dd><code>%s</code></dd></dl>",

@@ -83,7 +83,7 @@ static json_t *option(const char *label, const char *value)
 json_t *slack_blocks_head(const json_t *alert, const struct slack_head_opts *o, char **text)
 {
 	*text = NULL;
-	bool resolved = o->resolved_by || o->resolved_by_user;
+	bool resolved = o->resolved_by || o->resolved_by_user || o->resolved_by_name;
 	const char *title = *s(alert, "title") ? s(alert, "title") : "Sentry alert";
 	struct buf t;
 	buf_init(&t, 0);
@@ -141,6 +141,16 @@ json_t *slack_blocks_head(const json_t *alert, const struct slack_head_opts *o, 
 		buf_puts(&f, "\n:white_check_mark: Resolved by ");
 		mention(&f, o->resolved_by_user);
 		buf_puts(&f, " via the bridge");
+	} else if (o->resolved_by_name) {
+		buf_puts(&f, "\n:white_check_mark: Resolved by ");
+		esc(&f, o->resolved_by_name);
+		buf_puts(&f, " in Sentry");
+	} else if (o->archived && o->archived_by_name) {
+		buf_puts(&f, "\n:zzz: Archived ");
+		esc(&f, o->archived);
+		buf_puts(&f, " by ");
+		esc(&f, o->archived_by_name);
+		buf_puts(&f, " in Sentry");
 	} else if (o->resolved_by) {
 		buf_puts(&f, "\n:white_check_mark: Resolved by ");
 		esc(&f, o->resolved_by);
@@ -157,6 +167,10 @@ json_t *slack_blocks_head(const json_t *alert, const struct slack_head_opts *o, 
 		buf_puts(&f, "\n:bust_in_silhouette: Assigned to ");
 		mention(&f, o->assignee);
 		buf_puts(&f, " via the bridge");
+	} else if (o->assignee_name) {
+		buf_puts(&f, "\n:bust_in_silhouette: Assigned to ");
+		esc(&f, o->assignee_name);
+		buf_puts(&f, " in Sentry");
 	}
 	json_array_append_new(blocks, json_pack("{s:s,s:[o]}", "type", "context", "elements", mrkdwn(buf_str(&f))));
 	buf_reset(&f);

@@ -37,6 +37,11 @@ struct slack_head_opts {
 	const char *archived;         /* archived via the bridge: "until escalating", "for 1 hour", ... */
 	const char *archived_by;      /* ... by this person (the Archive menu is left out) */
 	const char *assignee;         /* assigned via the bridge to this person */
+	/* Triage done in Sentry's own UI by a person (issue webhooks), shown
+	 * with names as Sentry gives them: "... by Ada Lovelace in Sentry". */
+	const char *resolved_by_name; /* resolved in Sentry by this person */
+	const char *archived_by_name; /* archived (o->archived says how) in Sentry by this person */
+	const char *assignee_name;    /* assigned in Sentry to this user or team */
 };
 
 #define SLACK_ARCHIVE_VALUES "until_escalating", "60", "1440", "10080"

@@ -8,7 +8,7 @@
 #    each latency from its scheduled start). Prints p50/p99 and checks every
 #    acknowledged delivery is a row of the inbox (target p99 < 20 ms). These
 #    alerts are routed (a muted route), so routing runs too, but they are
-#    not posted.
+#    not posted; the routing lag (received to routed) shows it kept up.
 # 2. Alert to message posted, with SB_BENCH_LATENCY_MS (50) added to every
 #    upstream answer (the simulator's faults): 100 alerts of 100 new issues
 #    at 10/s over 20 channels (0.5 post/s per channel, below Slack's
@@ -108,6 +108,12 @@ stored=$(sql "SELECT count(*) FROM inbox WHERE source = 'sentry' AND external_id
 echo "  acknowledged (2xx): $ok, deliveries in the inbox: $stored (every acknowledged delivery stored: $([ "$stored" -ge "$ok" ] && echo yes || echo NO))"
 wait_settled 'bench-ack-%' 60 || echo "  (routing of the acknowledged deliveries still running)"
 echo "  routed: $(sql "SELECT count(*) FROM slack_outbox o JOIN inbox i ON i.id = o.inbox_id WHERE i.external_id LIKE 'bench-ack-%'") outbox rows (muted route: not posted)"
+sql "SELECT '  routing lag (received to routed): p50 ' || round((percentile_cont(0.5) WITHIN GROUP (ORDER BY d) * 1000)::numeric)
+            || ' ms, p99 ' || round((percentile_cont(0.99) WITHIN GROUP (ORDER BY d) * 1000)::numeric)
+            || ' ms; the last routed ' || round((extract(epoch FROM max(processed_at) - max(received_at)) * 1000)::numeric)
+            || ' ms after the last arrived'
+     FROM (SELECT processed_at, received_at, extract(epoch FROM processed_at - received_at) AS d FROM inbox
+           WHERE external_id LIKE 'bench-ack-%') x"
 
 echo
 echo "== 2. alert to message posted: 100 new issues at 10/s over 20 channels, ${latency} ms on every upstream answer =="

@@ -249,8 +249,9 @@ eq "applied" "$(sql "SELECT status || ' ' || dry_run FROM sync_runs WHERE id = $
 eq "carol is a member again in Sentry" "$(curl -s "${SS[@]}" "$SIM_URL/api/0/organizations/acme/members/$carol/" | jq -r '.orgRole // .role')" member
 eq "apply audited with source web" "$(sql "SELECT actor || ' ' || (details->>'source') FROM audit_log WHERE action = 'sync.requested' AND run_id = $app")" \
 	"victor.vega@acme.example web"
-j victor GET "$URL/console/sync/$app"
+j victor GET "$URL/console/sync/$app?msg=queued"
 contains "applied change shown" "$BODY" "<td>applied</td>"
+not_contains "a finished run no longer says queued (the redirect's msg)" "$BODY" "The sync run is queued"
 not_contains "no Apply button on an applied run" "$BODY" "Apply…</button>"
 # a run refused by a guard, and HTML in a reason (stored as a run would be)
 ref=$(sql "INSERT INTO sync_runs (trigger, dry_run, status, finished_at, plan, summary) VALUES ('schedule', true, 'refused', now(),

@@ -253,6 +253,38 @@ http GET "$URL/metrics"
 contains "DM recovery metric" "$BODY" 'sb_slack_recovered_posts_total{outcome="found"} 1'
 curl -s -X DELETE "$SIM_URL/_sim/faults" >/dev/null
 
+# ---- triage done in Sentry's own UI shows on the head, with Sentry's names ----
+ihook() { # ihook REQUEST-ID BODY: an issue webhook
+	http POST "$URL/hooks/sentry" -H 'Content-Type: application/json' -H "Sentry-Hook-Resource: issue" \
+		-H "Request-ID: $1" -H "Sentry-Hook-Signature: $(sign "$2")" --data-binary "$2"
+}
+ibody() { # ibody ACTION ISSUE-EXTRA-JSON ACTOR-JSON
+	jq -cn --arg a "$1" --argjson x "$2" --argjson who "$3" '{action: $a, installation: {uuid: "inst-1"},
+		data: {issue: ({id: "1010", title: "KeyError: 1010", level: "error", status: "unresolved",
+		project: {id: "1", slug: "my-awesome-app"}} + $x)}, actor: $who}'
+}
+ada='{"type":"user","id":"7","name":"Ada Lovelace"}'
+hook rid-1010 "$(alert 1010)"
+check "head posted for 1010" wait_for 20 posted 1010
+ihook rid-1010-assigned "$(ibody assigned '{"assignedTo":{"type":"team","id":"5","name":"backend"}}' "$ada")"
+eq "issue.assigned from Sentry's UI accepted" "$STATUS" 200
+check "head: assigned in Sentry, with Sentry's name" wait_for 10 head_with 1010 "Assigned to backend in Sentry"
+eq "recorded without a Slack person" "$(sql "SELECT coalesce(assignee, '-') || ' ' || assignee_name || ' ' || sentry_actor FROM slack_triage WHERE issue = '1010'")" "- backend team:5"
+ihook rid-1010-ignored "$(ibody ignored '{"status":"ignored","substatus":"archived_until_escalating","statusDetails":{}}' "$ada")"
+check "head: archived in Sentry by the person" wait_for 10 head_with 1010 "Archived until escalating by Ada Lovelace in Sentry"
+eq "archived head: no Archive menu" "$(head_of 1010 | jq '[.blocks[] | select(.type == "actions") | .elements[] | select(.action_id == "sb_archive")] | length')" 0
+contains "archived head: still assigned" "$(head_of 1010)" "Assigned to backend in Sentry"
+# The bridge's own token is an application: such webhooks do not overwrite
+# what the bridge recorded with the person who clicked (issue 1001 above).
+ihook rid-1010-app "$(ibody ignored '{"status":"ignored","substatus":"archived_forever","statusDetails":{}}' '{"type":"application","id":"sentry","name":"Sentry"}')"
+eq "an application's change accepted" "$STATUS" 200
+app_done() { [ "$(sql "SELECT status FROM inbox WHERE external_id = 'rid-1010-app'")" = done ]; }
+check "an application's change routed" wait_for 10 app_done
+eq "an application's change is not recorded as a person's" "$(sql "SELECT status || ' ' || status_detail || ' ' || status_by_name FROM slack_triage WHERE issue = '1010'")" "ignored until escalating Ada Lovelace"
+ihook rid-1010-resolved "$(ibody resolved '{"status":"resolved"}' "$ada")"
+check "head: resolved in Sentry by the person" wait_for 10 head_with 1010 "Resolved by Ada Lovelace in Sentry"
+eq "resolved in Sentry: no buttons" "$(head_of 1010 | jq '[.blocks[] | select(.type == "actions")] | length')" 0
+
 http GET "$URL/metrics"
 contains "actions metric" "$BODY" 'sb_slack_actions_total{action="issue.resolve",outcome="done"}'
 eq "audited clicks" "$(sql "SELECT count(*) FROM audit_log WHERE action LIKE 'issue.%'")" \

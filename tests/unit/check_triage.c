@@ -166,6 +166,23 @@ START_TEST(test_head_triage_lines)
 	free(s);
 	free(text);
 
+	/* done in Sentry's UI: names, escaped, "in Sentry" */
+	struct slack_head_opts sa = {.count = 2, .action_prefix = "sb_", .archived = "for 1 hour",
+				     .archived_by_name = "Ada <Lovelace>", .assignee_name = "Team & Co"};
+	s = render(&sa, &text);
+	ck_assert_int_eq(count(s, ":zzz: Archived for 1 hour by Ada &lt;Lovelace&gt; in Sentry"), 1);
+	ck_assert_int_eq(count(s, ":bust_in_silhouette: Assigned to Team &amp; Co in Sentry"), 1);
+	ck_assert_int_eq(count(s, "sb_archive"), 0);
+	ck_assert_int_eq(count(s, "sb_resolve"), 1);
+	free(s);
+	free(text);
+	struct slack_head_opts sr = {.count = 2, .action_prefix = "sb_", .resolved_by_name = "Ada"};
+	s = render(&sr, &text);
+	ck_assert_int_eq(count(s, "Resolved by Ada in Sentry"), 1);
+	ck_assert_int_eq(count(s, "\"type\":\"actions\""), 0);
+	free(s);
+	free(text);
+
 	/* an id that is not a Slack user id is written as escaped text, never a mention */
 	struct slack_head_opts bad = {.count = 1, .action_prefix = "sb_", .assignee = "<!channel>"};
 	s = render(&bad, &text);
@@ -173,6 +190,41 @@ START_TEST(test_head_triage_lines)
 	ck_assert_int_eq(count(s, "&lt;!channel&gt;"), 1);
 	free(s);
 	free(text);
+}
+END_TEST
+
+START_TEST(test_triage_from_sentry)
+{
+	struct triage_from_sentry t;
+	ck_assert_int_eq(policy_triage_from_sentry("resolved", "application", NULL, 0, &t), 0); /* the bridge, auto */
+	ck_assert_int_eq(policy_triage_from_sentry("created", "user", NULL, 0, &t), 0);
+	ck_assert_int_eq(policy_triage_from_sentry("unresolved", "user", NULL, 0, &t), 0);
+	ck_assert_int_eq(policy_triage_from_sentry(NULL, "user", NULL, 0, &t), 0);
+	ck_assert_int_eq(policy_triage_from_sentry("resolved", "user", NULL, 0, &t), 1);
+	ck_assert_str_eq(t.status, "resolved");
+	ck_assert(!t.assign);
+	ck_assert_int_eq(policy_triage_from_sentry("assigned", "user", NULL, 0, &t), 1);
+	ck_assert(t.assign && !t.status);
+	const struct {
+		const char *action, *substatus;
+		int64_t minutes;
+		const char *detail;
+	} cases[] = {
+	    {"ignored", "archived_until_escalating", 0, "until escalating"},
+	    {"archived", "archived_until_escalating", 0, "until escalating"},
+	    {"ignored", "archived_until_condition_met", 60, "for 1 hour"},
+	    {"ignored", "archived_until_condition_met", 10080, "for 1 week"},
+	    {"ignored", "archived_until_condition_met", 90, "for 90 minutes"},
+	    {"ignored", "archived_until_condition_met", 0, "until a condition is met"},
+	    {"ignored", "archived_forever", 0, "forever"},
+	    {"ignored", NULL, 0, "forever"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ck_assert_int_eq(policy_triage_from_sentry(cases[i].action, "user", cases[i].substatus, cases[i].minutes, &t),
+				 1);
+		ck_assert_str_eq(t.status, "ignored");
+		ck_assert_str_eq(t.detail, cases[i].detail);
+	}
 }
 END_TEST
 
@@ -184,6 +236,7 @@ Suite *triage_suite(void)
 	tcase_add_test(tc, test_triage_noop);
 	tcase_add_test(tc, test_triage_ids);
 	tcase_add_test(tc, test_head_triage_lines);
+	tcase_add_test(tc, test_triage_from_sentry);
 	suite_add_tcase(s, tc);
 	return s;
 }
