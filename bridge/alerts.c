@@ -493,5 +493,5 @@ int alerts_register(struct ctx *ctx, struct jobs *q, struct sched *s)
 		return -1;
 	/* Routing is database work only: more of it at once than the cores
 	 * starve the webhook intake (docs/slack.md, "Throughput"). */
-	return jobs_limit(q, "inbox.sentry", ctx->cfg->routing.workers);
+	return jobs_limit(q, "inbox.sentry", ctx->cfg->routing.workers) || jobs_batch(q, "inbox.sentry", 16) ? -1 : 0;
 }

@@ -27,6 +27,7 @@ struct handler {
 	job_fn fn;
 	void *arg;
 	int threads; /* 0: run by the shared workers; else by this many of its own */
+	int batch;   /* with threads of its own: jobs claimed at once (1) */
 	int group;   /* index in jobs.groups (set by jobs_start) */
 };
 
@@ -35,6 +36,7 @@ struct handler {
 struct group {
 	char *kinds;      /* {"a","b"} text[] literal of its kinds */
 	int threads;
+	int batch;        /* jobs claimed at once (jobs_batch; 1 for the shared workers) */
 	unsigned tokens;  /* wake-ups not yet taken by a worker (under jobs.mu) */
 	pthread_cond_t cv;
 };
@@ -186,6 +188,7 @@ int jobs_register(struct jobs *q, const char *kind, job_fn fn, void *arg)
 	h[q->nhandlers].fn = fn;
 	h[q->nhandlers].arg = arg;
 	h[q->nhandlers].threads = 0;
+	h[q->nhandlers].batch = 1;
 	h[q->nhandlers].group = 0;
 	q->nhandlers++;
 	return rebuild_kinds(q);
@@ -233,6 +236,16 @@ int jobs_enqueue(PGconn *conn, const struct job_spec *s, int64_t *id, struct err
 		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	return queued ? jobs_wake_on_commit(conn, s->kind, e) : 0;
+}
+
+int jobs_batch(struct jobs *q, const char *kind, int n)
+{
+	for (size_t i = 0; i < q->nhandlers; i++)
+		if (!strcmp(q->handlers[i].kind, kind)) {
+			q->handlers[i].batch = n > 1 ? (n < 1000 ? n : 1000) : 1;
+			return 0;
+		}
+	return -1;
 }
 
 /* The bit of the group that runs kind here; 0 when no worker here does. */
@@ -308,29 +321,29 @@ static uint64_t rnd64(void)
 	return v;
 }
 
-/* Record the outcome of a claimed job. */
-static void complete(struct jobs *q, int64_t id, const char *kind, int attempt, int max_attempts,
+/* Record the outcome of n claimed jobs of one kind, ids a bigint[] literal
+ * ("{12,13}"): done, or (n = 1) retry or dead. */
+static void complete(struct jobs *q, const char *ids, int n, const char *kind, int attempt, int max_attempts,
 		     enum job_result res, const char *error)
 {
 	struct err e;
 	err_clear(&e);
-	char ids[32], delay[32];
-	snprintf(ids, sizeof ids, "%lld", (long long)id);
+	char delay[32];
 	const char *result = "done";
 	const char *sql;
 	int dead = res == JOB_FAIL || (res == JOB_RETRY && attempt >= max_attempts);
 	if (res == JOB_DONE) {
 		sql = "UPDATE jobs SET status = 'done', finished_at = now(), updated_at = now(), last_error = NULL,"
-		      " lease_until = NULL WHERE id = $1::bigint AND locked_by = $2";
+		      " lease_until = NULL WHERE id = ANY($1::bigint[]) AND locked_by = $2";
 	} else if (dead) {
 		result = "dead";
 		sql = "UPDATE jobs SET status = 'dead', finished_at = now(), updated_at = now(), last_error = $3,"
-		      " lease_until = NULL WHERE id = $1::bigint AND locked_by = $2";
+		      " lease_until = NULL WHERE id = ANY($1::bigint[]) AND locked_by = $2";
 	} else {
 		result = "retry";
 		sql = "UPDATE jobs SET status = 'queued', updated_at = now(), last_error = $3, lease_until = NULL,"
 		      " run_at = now() + $4::bigint * interval '1 millisecond'"
-		      " WHERE id = $1::bigint AND locked_by = $2";
+		      " WHERE id = ANY($1::bigint[]) AND locked_by = $2";
 	}
 	snprintf(delay, sizeof delay, "%lld",
 		 (long long)jobs_backoff_ms(attempt, q->o.backoff_base_ms, q->o.backoff_max_ms, rnd64()));
@@ -349,17 +362,24 @@ static void complete(struct jobs *q, int64_t id, const char *kind, int attempt, 
 		}
 		clock_sleep_ms(200 * (tries + 1), NULL);
 	}
-	metrics_add(q->base.metrics, "sb_jobs_total", 1, "kind", kind, "result", result, NULL);
+	metrics_add(q->base.metrics, "sb_jobs_total", n, "kind", kind, "result", result, NULL);
 	if (dead)
-		log_error(q->base.log, "jobs", NULL, "job failed for good and is parked as dead", "#id", ids, "kind",
+		log_error(q->base.log, "jobs", NULL, "job failed for good and is parked as dead", "id", ids, "kind",
 			  kind, "error", error ? error : "", NULL);
 	else if (res == JOB_RETRY)
-		log_warn(q->base.log, "jobs", NULL, "job failed, will retry", "#id", ids, "kind", kind, "error",
+		log_warn(q->base.log, "jobs", NULL, "job failed, will retry", "id", ids, "kind", kind, "error",
 			 error ? error : "", "#retry_in_ms", delay, NULL);
 }
 
-/* Claim one ready job of kinds (a text[] literal) and run it. */
-static int claim_and_run(struct jobs *q, const char *kinds, int threads, int *ran, struct err *e)
+static int by_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Claim up to batch ready jobs of kinds (a text[] literal) and run them,
+ * oldest first; the done ones are completed in one statement. */
+static int claim_and_run(struct jobs *q, const char *kinds, int threads, int batch, int *ran, struct err *e)
 {
 	*ran = 0;
 	if (!strcmp(kinds, "{}"))
@@ -367,10 +387,11 @@ static int claim_and_run(struct jobs *q, const char *kinds, int threads, int *ra
 	PGconn *c = db_acquire(q->base.db, 5000, e);
 	if (!c)
 		return -1;
-	char lease[32], cand[16];
+	char lease[32], cand[16], lim[16];
 	snprintf(lease, sizeof lease, "%lld", (long long)q->o.lease_ms);
-	snprintf(cand, sizeof cand, "%d", threads + 1);
-	const char *p[] = {q->replica, lease, kinds, cand};
+	snprintf(cand, sizeof cand, "%d", threads + batch);
+	snprintf(lim, sizeof lim, "%d", batch);
+	const char *p[] = {q->replica, lease, kinds, cand, lim};
 	/* Candidates first: per kind, the first few ready jobs from
 	 * jobs_ready_kind (migration 013), and jobs whose lease ran out; then
 	 * the best of them that no other worker holds. A few per kind, not one,
@@ -379,49 +400,77 @@ static int claim_and_run(struct jobs *q, const char *kinds, int threads, int *ra
 	PGresult *r = db_exec(c,
 			      "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1,"
 			      " lease_until = now() + $2::bigint * interval '1 millisecond', updated_at = now()"
-			      " WHERE id = (SELECT j.id FROM jobs j WHERE j.id = ANY(ARRAY("
+			      " WHERE id IN (SELECT j.id FROM jobs j WHERE j.id = ANY(ARRAY("
 			      "   SELECT c.id FROM unnest($3::text[]) k(kind) CROSS JOIN LATERAL ("
 			      "    SELECT id FROM jobs WHERE jobs.kind = k.kind AND status = 'queued' AND run_at <= now()"
 			      "    ORDER BY priority DESC, run_at, id LIMIT $4::int) c"
 			      "   UNION ALL (SELECT id FROM jobs WHERE status = 'running' AND lease_until < now()"
 			      "    AND kind = ANY($3::text[]) ORDER BY lease_until LIMIT $4::int)))"
 			      "  AND ((j.status = 'queued' AND j.run_at <= now()) OR (j.status = 'running' AND j.lease_until < now()))"
-			      "  ORDER BY j.priority DESC, j.run_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+			      "  ORDER BY j.priority DESC, j.run_at, j.id LIMIT $5::int FOR UPDATE SKIP LOCKED)"
 			      " RETURNING id, kind, payload::text, attempts, max_attempts",
-			      4, p, e);
+			      5, p, e);
 	db_release(q->base.db, c);
 	if (!r)
 		return -1;
-	if (PQntuples(r) == 0) {
+	int n = PQntuples(r);
+	if (n == 0) {
 		PQclear(r);
 		return 0;
 	}
-	struct job job = {
-		.id = strtoll(PQgetvalue(r, 0, 0), NULL, 10),
-		.kind = PQgetvalue(r, 0, 1),
-		.payload = PQgetvalue(r, 0, 2),
-		.attempt = atoi(PQgetvalue(r, 0, 3)),
-		.max_attempts = atoi(PQgetvalue(r, 0, 4)),
-	};
-	if (job.max_attempts <= 0)
-		job.max_attempts = q->o.max_attempts;
 	*ran = 1;
-	const struct handler *h = find_handler(q, job.kind);
-	char run_id[48];
-	snprintf(run_id, sizeof run_id, "job-%lld", (long long)job.id);
-	struct ctx ctx = q->base;
-	ctx.request_id = run_id;
-	struct err je;
-	err_clear(&je);
-	int64_t t0 = clock_mono_ns();
-	enum job_result res = h ? h->fn(&ctx, &job, h->arg, &je) : JOB_RETRY;
-	if (!h)
-		err_set(&je, -1, "no handler for job kind %s", job.kind);
-	metrics_observe(q->base.metrics, "sb_job_duration_seconds", (double)(clock_mono_ns() - t0) / 1e9, "kind",
-			job.kind, NULL);
-	if (res != JOB_DONE && !je.msg[0])
-		snprintf(je.msg, sizeof je.msg, "handler reported failure without detail");
-	complete(q, job.id, job.kind, job.attempt, job.max_attempts, res, res == JOB_DONE ? NULL : je.msg);
+	/* (id, row) pairs in id order: a batch runs oldest first */
+	int64_t(*order)[2] = calloc((size_t)n, sizeof *order);
+	struct buf done;
+	buf_init(&done, 0);
+	int ndone = 0;
+	for (int i = 0; i < n && order; i++) {
+		order[i][0] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		order[i][1] = i;
+	}
+	if (order)
+		qsort(order, (size_t)n, sizeof *order, by_id);
+	for (int k = 0; k < n; k++) {
+		int i = order ? (int)order[k][1] : k;
+		struct job job = {
+			.id = strtoll(PQgetvalue(r, i, 0), NULL, 10),
+			.kind = PQgetvalue(r, i, 1),
+			.payload = PQgetvalue(r, i, 2),
+			.attempt = atoi(PQgetvalue(r, i, 3)),
+			.max_attempts = atoi(PQgetvalue(r, i, 4)),
+		};
+		if (job.max_attempts <= 0)
+			job.max_attempts = q->o.max_attempts;
+		const struct handler *h = find_handler(q, job.kind);
+		char run_id[48];
+		snprintf(run_id, sizeof run_id, "job-%lld", (long long)job.id);
+		struct ctx ctx = q->base;
+		ctx.request_id = run_id;
+		struct err je;
+		err_clear(&je);
+		int64_t t0 = clock_mono_ns();
+		enum job_result res = h ? h->fn(&ctx, &job, h->arg, &je) : JOB_RETRY;
+		if (!h)
+			err_set(&je, -1, "no handler for job kind %s", job.kind);
+		metrics_observe(q->base.metrics, "sb_job_duration_seconds", (double)(clock_mono_ns() - t0) / 1e9,
+				"kind", job.kind, NULL);
+		char one[32];
+		snprintf(one, sizeof one, "{%lld}", (long long)job.id);
+		if (res == JOB_DONE && n > 1) {
+			buf_printf(&done, "%s%lld", ndone++ ? "," : "{", (long long)job.id);
+			continue;
+		}
+		if (res != JOB_DONE && !je.msg[0])
+			snprintf(je.msg, sizeof je.msg, "handler reported failure without detail");
+		complete(q, one, 1, job.kind, job.attempt, job.max_attempts, res, res == JOB_DONE ? NULL : je.msg);
+	}
+	if (ndone) {
+		buf_puts(&done, "}");
+		/* one kind per batch: batches are claimed for a kind with workers of its own */
+		complete(q, buf_str(&done), ndone, PQgetvalue(r, 0, 1), 1, 1, JOB_DONE, NULL);
+	}
+	buf_reset(&done);
+	free(order);
 	PQclear(r);
 	return 0;
 }
@@ -431,7 +480,7 @@ int jobs_run_one(struct jobs *q, int *ran, struct err *e)
 	*ran = 0;
 	if (!q->nhandlers)
 		return 0;
-	return claim_and_run(q, q->kinds_array, q->o.workers, ran, e);
+	return claim_and_run(q, q->kinds_array, q->o.workers, 1, ran, e);
 }
 
 /* Give group g n wake-ups (at most one per thread) and wake that many. A
@@ -503,7 +552,7 @@ static void *worker_main(void *arg)
 		int ran = 0;
 		struct err e;
 		err_clear(&e);
-		if (claim_and_run(q, gr->kinds, gr->threads, &ran, &e)) {
+		if (claim_and_run(q, gr->kinds, gr->threads, gr->batch, &ran, &e)) {
 			log_warn(q->base.log, "jobs", NULL, "cannot claim jobs", "error", e.msg, NULL);
 			clock_sleep_ms(err_backoff, &q->stop);
 			err_backoff = err_backoff * 2 > 10000 ? 10000 : err_backoff * 2;
@@ -626,12 +675,14 @@ int jobs_start(struct jobs *q, struct err *e)
 	 * own; then one group per kind that has (jobs_limit). */
 	q->ngroups = 1;
 	q->groups[0].threads = q->o.workers;
+	q->groups[0].batch = 1;
 	for (size_t i = 0; i < q->nhandlers; i++) {
 		struct handler *h = &q->handlers[i];
 		h->group = 0;
 		if (h->threads > 0) {
 			h->group = q->ngroups++;
 			q->groups[h->group].threads = h->threads;
+			q->groups[h->group].batch = h->batch;
 		}
 	}
 	int total = 0;

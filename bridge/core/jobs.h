@@ -83,6 +83,13 @@ int jobs_register(struct jobs *q, const char *kind, job_fn fn, void *arg);
  * registered or there are too many such kinds (15). */
 int jobs_limit(struct jobs *q, const char *kind, int threads);
 
+/* Before jobs_start(), for a kind with workers of its own (jobs_limit):
+ * claim up to n of its ready jobs at once (default 1). They still run one
+ * by one, oldest first, each with its own outcome; the claim and the
+ * completion of the done ones are one statement each per batch instead of
+ * per job. 0, or -1 when the kind is not registered. */
+int jobs_batch(struct jobs *q, const char *kind, int n);
+
 /* Start the worker threads and the NOTIFY listener. 0 or -1 with e. */
 int jobs_start(struct jobs *q, struct err *e);
 

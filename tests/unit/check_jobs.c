@@ -349,6 +349,86 @@ START_TEST(own_threads_limit_a_kind)
 }
 END_TEST
 
+/* A kind claimed in batches (jobs_batch) runs each job once. */
+START_TEST(batches_run_each_job_once)
+{
+	struct fixture f;
+	fx_init(&f, 1, 50);
+	ck_assert_int_eq(jobs_limit(f.q, "test.count", 2), 0);
+	ck_assert_int_eq(jobs_batch(f.q, "test.count", 8), 0);
+	ck_assert_int_eq(jobs_batch(f.q, "no.such.kind", 8), -1);
+	for (int i = 0; i < 100; i++)
+		enqueue(f.c, "test.count", i, NULL, NULL);
+	struct err e;
+	err_clear(&e);
+	ck_assert_int_eq(jobs_start(f.q, &e), 0);
+	int64_t t0 = clock_mono_ms();
+	while (atomic_load(&f.cnt.runs) < 100 && clock_mono_ms() - t0 < 10000)
+		clock_sleep_ms(10, NULL);
+	for (int i = 0; i < 200; i++) {
+		char *n = testdb_value(f.c, "SELECT count(*) FROM jobs WHERE status = 'done'");
+		int done = atoi(n);
+		free(n);
+		if (done == 100)
+			break;
+		clock_sleep_ms(10, NULL);
+	}
+	jobs_stop(f.q);
+	ck_assert_int_eq(atomic_load(&f.cnt.runs), 100);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(f.cnt.seen[i], 1);
+	char *s = testdb_value(f.c, "SELECT count(*) FROM jobs WHERE status = 'done'");
+	ck_assert_str_eq(s, "100");
+	free(s);
+	ck_assert(metrics_get(f.m, "sb_jobs_total", "kind", "test.count", "result", "done", NULL) == 100);
+	fx_free(&f);
+}
+END_TEST
+
+static enum job_result mixed_handler(struct ctx *ctx, const struct job *job, void *arg, struct err *e)
+{
+	(void)ctx, (void)arg;
+	json_t *p = json_loads(job->payload, 0, NULL);
+	int n = (int)json_integer_value(json_object_get(p, "n"));
+	json_decref(p);
+	if (n % 2 && job->attempt == 1) {
+		err_set(e, -1, "odd jobs fail once");
+		return JOB_RETRY;
+	}
+	return JOB_DONE;
+}
+
+/* Failing jobs in a batch are retried on their own; the others are done. */
+START_TEST(batch_with_failures)
+{
+	struct fixture f;
+	fx_init(&f, 1, 50);
+	ck_assert_int_eq(jobs_register(f.q, "test.mixed", mixed_handler, NULL), 0);
+	ck_assert_int_eq(jobs_limit(f.q, "test.mixed", 1), 0);
+	ck_assert_int_eq(jobs_batch(f.q, "test.mixed", 8), 0);
+	for (int i = 0; i < 20; i++)
+		enqueue(f.c, "test.mixed", i, NULL, NULL);
+	struct err e;
+	err_clear(&e);
+	ck_assert_int_eq(jobs_start(f.q, &e), 0);
+	char *s = NULL;
+	for (int i = 0; i < 500; i++) {
+		free(s);
+		s = testdb_value(f.c, "SELECT count(*) FILTER (WHERE status = 'done') || ' '"
+				      " || count(*) FILTER (WHERE status = 'done' AND attempts = (payload->>'n')::int % 2 + 1)"
+				      " FROM jobs WHERE kind = 'test.mixed'");
+		if (!strcmp(s, "20 20"))
+			break;
+		clock_sleep_ms(10, NULL);
+	}
+	ck_assert_str_eq(s, "20 20"); /* all done; the odd ones on their second attempt */
+	free(s);
+	ck_assert(metrics_get(f.m, "sb_jobs_total", "kind", "test.mixed", "result", "retry", NULL) == 10);
+	ck_assert(metrics_get(f.m, "sb_jobs_total", "kind", "test.mixed", "result", "done", NULL) == 20);
+	fx_free(&f);
+}
+END_TEST
+
 Suite *jobs_suite(void)
 {
 	Suite *s = suite_create("jobs");
@@ -363,6 +443,8 @@ Suite *jobs_suite(void)
 	tcase_add_test(tc, commit_wakes_workers);
 	tcase_add_test(tc, notify_from_elsewhere_wakes_workers);
 	tcase_add_test(tc, own_threads_limit_a_kind);
+	tcase_add_test(tc, batches_run_each_job_once);
+	tcase_add_test(tc, batch_with_failures);
 	suite_add_tcase(s, tc);
 	return s;
 }
