@@ -1031,26 +1031,6 @@ static void tell(struct ctx *ctx, const char *response_url, const char *channel,
 
 /* ---- the slash command (HTTP side) --------------------------------------- */
 
-static char *form_get(const char *body, size_t len, const char *key)
-{
-	size_t kl = strlen(key);
-	const char *p = body, *end = body + len;
-	while (p && p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *stop = amp ? amp : end;
-		if ((size_t)(stop - p) > kl && !strncmp(p, key, kl) && p[kl] == '=') {
-			char *v = strndup(p + kl + 1, (size_t)(stop - p - (ptrdiff_t)kl - 1));
-			if (v && http_url_decode(v, 1)) {
-				free(v);
-				return NULL;
-			}
-			return v;
-		}
-		p = amp ? amp + 1 : NULL;
-	}
-	return NULL;
-}
-
 bool slack_access_owns_command(const struct config *cfg, const char *command)
 {
 	return command && cfg->slack.slash_command && !strcmp(command, cfg->slack.slash_command);
@@ -1069,7 +1049,7 @@ void slack_access_command(struct ctx *ctx, const struct http_req *req, struct ht
 					   "channel_id",   "response_url", "trigger_id", "team_id"};
 	char *f[8] = {0};
 	for (size_t i = 0; i < 8; i++)
-		f[i] = form_get(body, req->body_len, keys[i]);
+		f[i] = http_form_field(body, req->body_len, keys[i]);
 	struct slack_access_cmd cmd;
 	json_t *pl = NULL;
 	char *pt = NULL;

@@ -66,27 +66,6 @@ static int verified(struct ctx *ctx, const struct http_req *req, struct http_res
 	return 0;
 }
 
-/* The URL-decoded value of form field key (caller frees), or NULL. */
-static char *form_field(const char *body, size_t len, const char *key)
-{
-	size_t kl = strlen(key);
-	const char *p = body, *end = body + len;
-	while (p && p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *stop = amp ? amp : end;
-		if ((size_t)(stop - p) > kl && !strncmp(p, key, kl) && p[kl] == '=') {
-			char *v = strndup(p + kl + 1, (size_t)(stop - p - (ptrdiff_t)kl - 1));
-			if (v && http_url_decode(v, 1)) {
-				free(v);
-				return NULL;
-			}
-			return v;
-		}
-		p = amp ? amp + 1 : NULL;
-	}
-	return NULL;
-}
-
 static const char *fwd_url(const struct config *cfg, const char *which, char *buf, size_t n)
 {
 	const struct config_slack_forward *f = &cfg->slack.forward_to_sentry;
@@ -194,7 +173,7 @@ static void h_interactions(struct ctx *ctx, struct http_req *req, struct http_re
 	(void)arg;
 	if (!verified(ctx, req, resp))
 		return;
-	char *ptext = form_field(req->body ? req->body : "", req->body_len, "payload");
+	char *ptext = http_form_field(req->body ? req->body : "", req->body_len, "payload");
 	json_error_t je;
 	json_t *p = ptext ? json_loads(ptext, 0, &je) : NULL;
 	if (!ptext || !json_is_object(p)) {
@@ -308,7 +287,7 @@ static void h_commands(struct ctx *ctx, struct http_req *req, struct http_resp *
 	(void)arg;
 	if (!verified(ctx, req, resp))
 		return;
-	char *cmd = form_field(req->body ? req->body : "", req->body_len, "command");
+	char *cmd = http_form_field(req->body ? req->body : "", req->body_len, "command");
 	if (!cmd) {
 		http_resp_error(resp, 400, "bad_request", "missing command=");
 		return;

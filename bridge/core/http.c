@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -62,6 +63,26 @@ int http_url_decode(char *s, int plus_is_space)
 	}
 	*w = '\0';
 	return 0;
+}
+
+char *http_form_field(const char *body, size_t len, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *p = body, *end = body + len;
+	while (p && p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		if ((size_t)(stop - p) > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+			char *v = strndup(p + kl + 1, (size_t)(stop - p - (ptrdiff_t)kl - 1));
+			if (v && http_url_decode(v, 1)) {
+				free(v);
+				return NULL;
+			}
+			return v;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return NULL;
 }
 
 char *http_req_query(const struct http_req *r, const char *key)

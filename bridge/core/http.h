@@ -54,6 +54,11 @@ const char *http_req_param(const struct http_req *r, const char *name);
  * string the caller frees, or NULL when absent. */
 char *http_req_query(const struct http_req *r, const char *key);
 
+/* The URL-decoded value of field key of an application/x-www-form-urlencoded
+ * body of len bytes (caller frees); NULL when absent, without "=", or badly
+ * escaped. For bodies that are not NUL-terminated (Slack's requests). */
+char *http_form_field(const char *body, size_t len, const char *key);
+
 /* Free the path parameters the router stored in req. */
 void http_req_clear_params(struct http_req *req);
 
