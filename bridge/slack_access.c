@@ -50,18 +50,6 @@ static bool notices_on(const struct config *cfg)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static char *sfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *sfmt(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 static const char *js(const json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
@@ -1234,18 +1222,18 @@ static void run_command(struct ctx *ctx, PGconn *c, const json_t *p, const char 
 			const json_t *g = json_object_get(a.body, "grant");
 			fmt_time(json_is_object(g) ? js(g, "ends_at") : NULL, end, sizeof end);
 			if (!strcmp(js(a.body, "status") ? js(a.body, "status") : "", "approved"))
-				t = sfmt("Request #%lld for %s was approved automatically: you have it until %s.", id,
+				t = buf_strdupf("Request #%lld for %s was approved automatically: you have it until %s.", id,
 					     what, end);
 			else
-				t = sfmt("Request #%lld filed: %s for %s. The approvers have been notified; I will tell you "
+				t = buf_strdupf("Request #%lld filed: %s for %s. The approvers have been notified; I will tell you "
 					     "when it is decided. `%s cancel %lld` withdraws it.",
 					     id, what, dur, ctx->cfg->slack.slash_command, id);
 		} else if (a.status == 422) {
 			const char *m = js(a.body, "message");
-			t = sfmt("Not filed: %s.", m ? m : "refused by the rules");
+			t = buf_strdupf("Not filed: %s.", m ? m : "refused by the rules");
 		} else {
 			const char *m = js(a.body, "message");
-			t = sfmt("The bridge could not file it now (%s). Please try again in a moment.", m ? m : "error");
+			t = buf_strdupf("The bridge could not file it now (%s). Please try again in a moment.", m ? m : "error");
 		}
 	} else if (cmd.kind == SA_CMD_CANCEL) {
 		access_request_decide(ctx, cmd.id, "cancel", email, "cancelled from Slack", "slack", &a);
@@ -1336,7 +1324,7 @@ static void run_interaction(struct ctx *ctx, PGconn *c, const json_t *p, const c
 		if (!req) {
 			t = strdup(e.code == 404 ? "That request no longer exists." : "The bridge could not read the request now.");
 		} else if (strcmp(js(req, "status") ? js(req, "status") : "", "pending")) {
-			t = sfmt("Request #%lld is already %s (by %s).", id, js(req, "status"),
+			t = buf_strdupf("Request #%lld is already %s (by %s).", id, js(req, "status"),
 				     who_of(js(req, "decided_by")));
 		} else {
 			json_t *view = deny_modal(cfg, id, req, ch);
@@ -1348,7 +1336,7 @@ static void run_interaction(struct ctx *ctx, PGconn *c, const json_t *p, const c
 				    (!strcmp(r.error, "expired_trigger_id") || !strcmp(r.error, "exchanged_trigger_id")))
 					t = strdup("That took too long for Slack; please click Deny again.");
 				else if (!r.ok)
-					t = sfmt("Slack would not open the form (%s); please try again.", r.error ? r.error : "?");
+					t = buf_strdupf("Slack would not open the form (%s); please try again.", r.error ? r.error : "?");
 				slack_result_clear(&r);
 			} else {
 				t = strdup("Slack could not be reached to open the form; please try again.");
@@ -1372,12 +1360,12 @@ static void run_interaction(struct ctx *ctx, PGconn *c, const json_t *p, const c
 					      "slack", actor, &a);
 			long long nid = (long long)json_integer_value(json_object_get(a.body, "id"));
 			if (a.status == 201)
-				t = sfmt("Extension filed as request #%lld (%s).", nid,
+				t = buf_strdupf("Extension filed as request #%lld (%s).", nid,
 					 !strcmp(js(a.body, "status") ? js(a.body, "status") : "", "approved")
 					     ? "approved automatically"
 					     : "the approvers are notified");
 			else
-				t = sfmt("The extension was not filed: %s.", js(a.body, "message") ? js(a.body, "message") : "error");
+				t = buf_strdupf("The extension was not filed: %s.", js(a.body, "message") ? js(a.body, "message") : "error");
 		}
 		json_decref(req);
 	} else {

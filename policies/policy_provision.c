@@ -4,6 +4,7 @@
  * code: no I/O.
  */
 #include "policy_provision.h"
+#include "buf.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -39,18 +40,6 @@ static const char *const translit[] = {
     /* 160 */ "S", "s", "T", "t", "T", "t", "T", "t", "U", "u", "U", "u", "U", "u", "U", "u",
     /* 170 */ "U", "u", "U", "u", "W", "w", "Y", "y", "Y", "Z", "z", "Z", "z", "Z", "z", "s",
 };
-
-static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xprintf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
 
 /* The ASCII for one code point, or NULL. */
 static const char *translit_cp(uint32_t cp)
@@ -638,19 +627,19 @@ int policy_prov_conflicts(const struct config_provisioning *p, enum prov_kind ki
 		const char *xname = x->name ? x->name : x->slug;
 		if (!strcmp(x->slug, name->slug)) {
 			reason = PROV_SAME_SLUG;
-			why = xprintf("the %s \"%s\" already has the slug \"%s\"", what, xname, x->slug);
+			why = buf_strdupf("the %s \"%s\" already has the slug \"%s\"", what, xname, x->slug);
 		} else if ((ln.canonical && !strcasecmp(ln.canonical, name->canonical)) ||
 			   (ls.slug && !strcmp(ls.slug, name->slug)) || (ln.slug && !strcmp(ln.slug, name->slug))) {
 			reason = PROV_SAME_CANONICAL;
 			bool env = ls.stripped || ln.stripped || name->nstripped;
-			why = env ? xprintf("the %s \"%s\" (%s) is the same application once environment suffixes are "
+			why = env ? buf_strdupf("the %s \"%s\" (%s) is the same application once environment suffixes are "
 					    "stripped (\"%s\"): one project per application, whatever its environments",
 					    what, xname, x->slug, name->canonical)
-				  : xprintf("the %s \"%s\" (%s) has the same name", what, xname, x->slug);
+				  : buf_strdupf("the %s \"%s\" (%s) has the same name", what, xname, x->slug);
 		} else if ((ls.key && *ls.key && !strcmp(ls.key, name->key)) ||
 			   (ln.key && *ln.key && !strcmp(ln.key, name->key))) {
 			reason = PROV_SAME_SEPARATORS;
-			why = xprintf("the %s \"%s\" (%s) has the same name but for separators or case", what, xname,
+			why = buf_strdupf("the %s \"%s\" (%s) has the same name but for separators or case", what, xname,
 				      x->slug);
 		} else if (p->near_duplicate_distance > 0) {
 			const struct lenient *forms[2] = {&ls, &ln};
@@ -663,7 +652,7 @@ int policy_prov_conflicts(const struct config_provisioning *p, enum prov_kind ki
 			if (best > 0) {
 				reason = PROV_EDIT_DISTANCE;
 				dist = best;
-				why = xprintf("the %s \"%s\" (%s) has a name only %d edit%s away from \"%s\": a "
+				why = buf_strdupf("the %s \"%s\" (%s) has a name only %d edit%s away from \"%s\": a "
 					      "near-duplicate",
 					      what, xname, x->slug, best, best == 1 ? "" : "s", name->canonical);
 			}
@@ -769,7 +758,7 @@ int policy_prov_team(const struct config_provisioning *p, const char *requested,
 		if (t) {
 			policy_prov_name_clear(&tn);
 			return team_set(out, PROV_TEAM_NAMED, t->slug, t->name,
-					xprintf("the requested team \"%s\" exists", t->slug));
+					buf_strdupf("the requested team \"%s\" exists", t->slug));
 		}
 		if (p->allow_team_creation && may_create) {
 			if (r) {
@@ -779,12 +768,12 @@ int policy_prov_team(const struct config_provisioning *p, const char *requested,
 				return -1;
 			}
 			rc = team_set(out, PROV_TEAM_CREATE, tn.slug, tn.canonical,
-				      xprintf("the team \"%s\" does not exist; it is created for this project", tn.slug));
+				      buf_strdupf("the team \"%s\" does not exist; it is created for this project", tn.slug));
 			policy_prov_name_clear(&tn);
 			return rc;
 		}
 		policy_prov_name_clear(&tn);
-		fallback_why = xprintf("the team \"%.*s\" does not exist and %s", utf8_prec(requested, 80), requested,
+		fallback_why = buf_strdupf("the team \"%.*s\" does not exist and %s", utf8_prec(requested, 80), requested,
 				       !p->allow_team_creation ? "provisioning.allow_team_creation is off"
 							       : "the requester may not create teams");
 		if (!fallback_why)
@@ -803,8 +792,8 @@ int policy_prov_team(const struct config_provisioning *p, const char *requested,
 		free(fallback_why);
 		return -1;
 	}
-	char *note = fallback_why ? xprintf("%s: the project goes to the default team \"%s\"", fallback_why, d->slug)
-				  : xprintf("the request names no team: the project goes to the default team \"%s\"",
+	char *note = fallback_why ? buf_strdupf("%s: the project goes to the default team \"%s\"", fallback_why, d->slug)
+				  : buf_strdupf("the request names no team: the project goes to the default team \"%s\"",
 					    d->slug);
 	free(fallback_why);
 	rc = team_set(out, PROV_TEAM_DEFAULT, d->slug, d->name, note);
@@ -930,7 +919,7 @@ int policy_prov_lint(const struct config_provisioning *p, const struct prov_exis
 		if (!x->nteams) {
 			idx[0] = i;
 			if (add_violation(out, PROV_V_NO_TEAM, idx, 1, NULL,
-					  xprintf("the project \"%s\" has no team: every project needs an owner team",
+					  buf_strdupf("the project \"%s\" has no team: every project needs an owner team",
 						  x->slug)))
 				goto out;
 		}
@@ -967,19 +956,19 @@ int policy_prov_lint(const struct config_provisioning *p, const struct prov_exis
 			if (!list)
 				goto out;
 			int r = env ? add_violation(out, PROV_V_ENV_SPLIT, idx, b - a, strdup(it[a].c.canonical),
-						    xprintf("%s are one application (\"%s\") split by environment: keep one "
+						    buf_strdupf("%s are one application (\"%s\") split by environment: keep one "
 							    "project and tell environments apart with Sentry's "
 							    "environment tag",
 							    list, it[a].c.canonical))
 				    : add_violation(out, PROV_V_NEAR_DUPLICATE, idx, b - a, NULL,
-						    xprintf("%s have the same name but for separators or case", list));
+						    buf_strdupf("%s have the same name but for separators or case", list));
 			free(list);
 			if (r)
 				goto out;
 		} else if (env) {
 			const char *slug = projects[it[a].index].slug;
 			if (add_violation(out, PROV_V_ENV_SUFFIX, idx, 1, strdup(it[a].c.canonical),
-					  xprintf("the project \"%s\" is named after an environment: the application is "
+					  buf_strdupf("the project \"%s\" is named after an environment: the application is "
 						  "\"%s\"",
 						  slug, it[a].c.canonical)))
 				goto out;
@@ -1013,7 +1002,7 @@ int policy_prov_lint(const struct config_provisioning *p, const struct prov_exis
 					pair[1] = ia->index;
 				}
 				if (add_violation(out, PROV_V_NEAR_DUPLICATE, pair, 2, NULL,
-						  xprintf("\"%s\" and \"%s\" are near-duplicates (%d edit%s apart)",
+						  buf_strdupf("\"%s\" and \"%s\" are near-duplicates (%d edit%s apart)",
 							  projects[pair[0]].slug, projects[pair[1]].slug, d,
 							  d == 1 ? "" : "s"))) {
 					free(lr);

@@ -3,6 +3,7 @@
  * and its guards (see policy_roles.h). Pure code: no I/O.
  */
 #include "policy_roles.h"
+#include "buf.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -47,18 +48,6 @@ char *policy_email_norm(const char *email)
 	for (size_t i = 0; i < n; i++)
 		s[i] = (char)tolower((unsigned char)email[i]);
 	s[n] = '\0';
-	return s;
-}
-
-static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xprintf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
 	return s;
 }
 
@@ -350,7 +339,7 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 		const char *e = in->users[i].email;
 		if (!e || !*e) {
 			add_note(&b, &out->warnings, &out->nwarnings,
-				 xprintf("Okta user %s has no email; skipped", in->users[i].id ? in->users[i].id : "?"));
+				 buf_strdupf("Okta user %s has no email; skipped", in->users[i].id ? in->users[i].id : "?"));
 			continue;
 		}
 		uidx[nu].email = policy_email_norm(e);
@@ -377,12 +366,12 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 	for (size_t i = 1; i < nu; i++)
 		if (!strcmp(uidx[i].email, uidx[i - 1].email) && (i < 2 || strcmp(uidx[i].email, uidx[i - 2].email)))
 			add_note(&b, &out->warnings, &out->nwarnings,
-				 xprintf("several Okta users have the email %s; they are treated as one person",
+				 buf_strdupf("several Okta users have the email %s; they are treated as one person",
 					 uidx[i].email));
 	for (size_t i = 1; i < nm; i++)
 		if (!strcmp(midx[i].email, midx[i - 1].email) && (i < 2 || strcmp(midx[i].email, midx[i - 2].email)))
 			add_note(&b, &out->warnings, &out->nwarnings,
-				 xprintf("several Sentry members have the email %s (differing only in case); only "
+				 buf_strdupf("several Sentry members have the email %s (differing only in case); only "
 					 "member %s is managed, the others are left alone",
 					 midx[i].email, in->members[midx[i - 1].idx].id));
 
@@ -418,7 +407,7 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 			if (cfg->sync.unmanaged_members == CONFIG_UNMANAGED_REMOVE) {
 				struct policy_change *c = add_change(
 					&b, PC_REMOVE_MEMBER, email, m->id, NULL,
-					xprintf("in no access group (sync.unmanaged_members: remove)"));
+					buf_strdupf("in no access group (sync.unmanaged_members: remove)"));
 				if (c)
 					c->role_before = m->role;
 				if (!m->pending && m->role == CONFIG_ROLE_OWNER)
@@ -426,7 +415,7 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 			} else if (m->role_known && m->role > CONFIG_ROLE_MEMBER) {
 				struct policy_change *c = add_change(
 					&b, PC_SET_ROLE, email, m->id, NULL,
-					xprintf("in no access group (sync.unmanaged_members: demote)"));
+					buf_strdupf("in no access group (sync.unmanaged_members: demote)"));
 				if (c) {
 					c->role_before = m->role;
 					c->role_after = CONFIG_ROLE_MEMBER;
@@ -444,7 +433,7 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 				continue;
 			struct policy_change *c =
 				add_change(&b, PC_REMOVE_MEMBER, email, m->id, d.okta_id,
-					   xprintf("Okta user is not ACTIVE (in %s)", d.access_group));
+					   buf_strdupf("Okta user is not ACTIVE (in %s)", d.access_group));
 			if (c)
 				c->role_before = m->role;
 			if (!m->pending && m->role == CONFIG_ROLE_OWNER)
@@ -463,16 +452,16 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 		}
 		if (!m->role_known) {
 			add_note(&b, &out->warnings, &out->nwarnings,
-				 xprintf("member %s has a role this bridge does not manage; role left alone", email));
+				 buf_strdupf("member %s has a role this bridge does not manage; role left alone", email));
 		} else if (m->role == CONFIG_ROLE_OWNER && listed_owner) {
 			/* owners in roles.owners are never demoted */
 		} else if (m->role == CONFIG_ROLE_ADMIN && !d.mapped) {
 			/* the retired admin role is kept unless a mapping says otherwise */
 		} else if (m->role != d.role) {
-			char *why = gwhy ? xprintf("%s", gwhy) : d.role_group ? xprintf("%sgroup %s maps to %s",
+			char *why = gwhy ? buf_strdupf("%s", gwhy) : d.role_group ? buf_strdupf("%sgroup %s maps to %s",
 							   m->role == CONFIG_ROLE_OWNER ? "owner is reserved to roles.owners; " : "",
 							   d.role_group, role_name(d.role))
-						 : xprintf("%sdefault_role %s (no mapping matches; in %s)",
+						 : buf_strdupf("%sdefault_role %s (no mapping matches; in %s)",
 							   m->role == CONFIG_ROLE_OWNER ? "owner is reserved to roles.owners; " : "",
 							   role_name(d.role), d.access_group);
 			struct policy_change *c = add_change(&b, PC_SET_ROLE, email, m->id, d.okta_id, why);
@@ -499,13 +488,13 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 			if (want && !have) {
 				struct policy_change *c =
 					add_change(&b, PC_ADD_TEAM, email, m->id, d.okta_id,
-						   gvia ? xprintf("%s", gvia) : xprintf("group %s maps to team %s", via, teams[t]));
+						   gvia ? buf_strdupf("%s", gvia) : buf_strdupf("group %s maps to team %s", via, teams[t]));
 				if (c && !(c->team = strdup(teams[t])))
 					b.oom = 1;
 			} else if (!want && have && !listed_owner) {
 				struct policy_change *c =
 					add_change(&b, PC_REMOVE_TEAM, email, m->id, d.okta_id,
-						   xprintf(cfg->access_requests.enabled ? "in no group mapped to team %s and no active grant"
+						   buf_strdupf(cfg->access_requests.enabled ? "in no group mapped to team %s and no active grant"
 										      : "in no group mapped to team %s",
 							   teams[t]));
 				if (c && !(c->team = strdup(teams[t])))
@@ -533,9 +522,9 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 				continue;
 			struct policy_change *c =
 				add_change(&b, PC_INVITE, email, NULL, d.okta_id,
-					   d.role_group ? xprintf("in %s; group %s maps to %s", d.access_group,
+					   d.role_group ? buf_strdupf("in %s; group %s maps to %s", d.access_group,
 								  d.role_group, role_name(d.role))
-							: xprintf("in %s", d.access_group));
+							: buf_strdupf("in %s", d.access_group));
 			if (!c)
 				continue;
 			c->role_after = d.role;
@@ -572,13 +561,13 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 	size_t dlimit = policy_guard_limit(&cfg->sync.guards.max_demotions, out->managed);
 	if (removals > rlimit)
 		add_note(&b, &out->refusals, &out->nrefusals,
-			 xprintf("%zu removals exceed sync.guards.max_removals (%s%g%s: at most %zu of %zu managed "
+			 buf_strdupf("%zu removals exceed sync.guards.max_removals (%s%g%s: at most %zu of %zu managed "
 				 "members)",
 				 removals, "", cfg->sync.guards.max_removals.value,
 				 cfg->sync.guards.max_removals.is_percent ? "%" : "", rlimit, out->managed));
 	if (out->demotions > dlimit)
 		add_note(&b, &out->refusals, &out->nrefusals,
-			 xprintf("%zu demotions exceed sync.guards.max_demotions (%g%s: at most %zu of %zu managed "
+			 buf_strdupf("%zu demotions exceed sync.guards.max_demotions (%g%s: at most %zu of %zu managed "
 				 "members)",
 				 out->demotions, cfg->sync.guards.max_demotions.value,
 				 cfg->sync.guards.max_demotions.is_percent ? "%" : "", dlimit, out->managed));
@@ -586,13 +575,13 @@ int policy_plan_compute(const struct policy_input *in, struct policy_plan *out)
 		const struct policy_group_count *g = &in->group_counts[i];
 		if (g->previous > 0 && g->current == 0)
 			add_note(&b, &out->refusals, &out->nrefusals,
-				 xprintf("access group %s had %ld members and came back empty; refusing to act on an "
+				 buf_strdupf("access group %s had %ld members and came back empty; refusing to act on an "
 					 "empty answer from Okta",
 					 g->group, g->previous));
 	}
 	if (owners_lost > 0 && owners_before - owners_lost <= 0)
 		add_note(&b, &out->refusals, &out->nrefusals,
-			 xprintf("the plan would leave the organisation without an owner (%lld owner(s) now, %lld "
+			 buf_strdupf("the plan would leave the organisation without an owner (%lld owner(s) now, %lld "
 				 "demoted or removed)",
 				 (long long)owners_before, (long long)owners_lost));
 	if (b.oom)

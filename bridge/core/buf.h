@@ -37,6 +37,10 @@ int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/* A new string formatted by printf rules (caller frees); NULL when out of
+ * memory. For internal text, not a buffer fed from outside. */
+char *buf_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Append s as the inside of a JSON string (quotes not added). */
 int buf_json_escape(struct buf *b, const char *s);
 
