@@ -183,15 +183,25 @@ static void answer(struct ctx *ctx, struct http_resp *resp, PGconn *c, const cha
 	http_resp_json(resp, 200, json_pack("{s:o,s:o,s:o}", key, items, "next_cursor", next, "directory", fresh));
 }
 
+static void not_configured(struct http_resp *resp)
+{
+	http_resp_error(resp, 404, "not_configured", "Slack is not configured (slack.api_url)");
+}
+
+/* 1 when Slack is configured; else a 404 and 0. */
+static int slack_on(const struct ctx *ctx, struct http_resp *resp)
+{
+	if (ctx->cfg->slack.api_url && *ctx->cfg->slack.api_url)
+		return 1;
+	not_configured(resp);
+	return 0;
+}
+
 static void h_channels(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
 {
 	(void)arg;
-	if (!api_require_admin(ctx, req, resp))
+	if (!api_require_admin(ctx, req, resp) || !slack_on(ctx, resp))
 		return;
-	if (!ctx->cfg->slack.api_url || !*ctx->cfg->slack.api_url) {
-		http_resp_error(resp, 404, "not_configured", "Slack is not configured (slack.api_url)");
-		return;
-	}
 	struct listing l;
 	if (listing_parse(req, resp, &l))
 		goto out;
@@ -264,7 +274,7 @@ static void h_state(struct ctx *ctx, struct http_req *req, struct http_resp *res
 	json_t *d = json_object_get(o, "slack_directory");
 	if (!d) {
 		json_decref(o);
-		http_resp_error(resp, 404, "not_configured", "Slack is not configured (slack.api_url)");
+		not_configured(resp);
 		return;
 	}
 	http_resp_json(resp, 200, json_incref(d));
@@ -274,12 +284,8 @@ static void h_state(struct ctx *ctx, struct http_req *req, struct http_resp *res
 static void h_refresh(struct ctx *ctx, struct http_req *req, struct http_resp *resp, void *arg)
 {
 	(void)arg;
-	if (!api_require_admin(ctx, req, resp))
+	if (!api_require_admin(ctx, req, resp) || !slack_on(ctx, resp))
 		return;
-	if (!ctx->cfg->slack.api_url || !*ctx->cfg->slack.api_url) {
-		http_resp_error(resp, 404, "not_configured", "Slack is not configured (slack.api_url)");
-		return;
-	}
 	PGconn *c = api_need_db(ctx, resp);
 	if (!c)
 		return;
