@@ -63,7 +63,6 @@ struct dir {
 	 * makes one thread at a time load a new copy. */
 	pthread_mutex_t imu, lmu;
 	struct chan_snap *snap;
-	long long db_version;          /* slack_directory_state.version the watcher saw last */
 	_Atomic unsigned long local_changes; /* channel changes this process made */
 	long long last_success_ms;     /* channels: 0 = never loaded */
 	char *last_error;              /* channels: of the last walk, NULL when it succeeded */
@@ -920,7 +919,6 @@ static void index_check(struct dir *d)
 	/* No copy yet: load one as soon as the directory has loaded, so the
 	 * first search does not pay for it. */
 	bool stale = d->snap ? d->snap->version != version : d->last_success_ms > 0;
-	d->db_version = version;
 	pthread_mutex_unlock(&d->imu);
 	PQclear(r);
 	if (stale) {
